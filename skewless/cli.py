@@ -11,13 +11,14 @@ import logging
 import os
 import sys
 
+from . import lazy_tensorflow
 from .errors import SkewlessError
 
 
 def main(argv=None) -> int:
     parser = _parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
-    import_tensorflow_quietly()
+    lazy_tensorflow.QUIET_IMPORT = True
     try:
         return args.run(args)
     except SkewlessError as exc:
@@ -26,23 +27,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def import_tensorflow_quietly() -> None:
-    """TensorFlow's native start-up chatter (CUDA probing, oneDNN notices) is written to
-    stderr before its log level applies; users of the command see only skewless's output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _parse(parser: argparse.ArgumentParser, argv: list) -> argparse.Namespace:
@@ -142,6 +126,7 @@ def _engine(args):
     """The function computing analyzer constants from data: None for the local engine."""
     if args.runner != "beam":
         return None
+    lazy_tensorflow.import_tensorflow()
     logging.disable(logging.WARNING)  # Beam warns on import about Google Cloud clients
     try:
         beam = importlib.import_module("skewless.analyze.beam")
@@ -193,6 +178,7 @@ def _compile(args) -> int:
 
 
 def _analyze(args) -> int:
+    lazy_tensorflow.import_tensorflow()
     from . import compiler
     from .analyze import analyze, write_stats
 
@@ -214,6 +200,7 @@ def _report_nan(stats) -> None:
 
 
 def _check(args) -> int:
+    lazy_tensorflow.import_tensorflow()
     from . import compiler
     from .testing.check import check_spec
 
@@ -224,6 +211,7 @@ def _check(args) -> int:
 
 
 def _serve(args) -> int:
+    lazy_tensorflow.import_tensorflow()
     from .serve import serve
 
     return serve(args.export_dir_base, args.model_name, host=args.host, port=args.port,

@@ -8,7 +8,7 @@ import math
 import os
 from typing import Callable, Optional, Sequence, Union
 
-import tensorflow as tf
+from .lazy_tensorflow import tf
 
 from .errors import DataError
 from .ir import ColumnSpec
@@ -16,8 +16,6 @@ from .ops.common import constant
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
 __all__ = ["Features", "ColumnSpec", "Shape", "Type", "asset_path", "constant", "read_column"]
-
-AUTOTUNE = tf.data.AUTOTUNE
 
 
 def read_column(raw: dict, name: str, dtype: str):
@@ -126,15 +124,15 @@ class Features:
         if shuffle:
             dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.interleave(read, cycle_length=min(len(files), 8),
-                                         num_parallel_calls=AUTOTUNE, deterministic=seed is not None)
+                                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
             dataset = dataset.unbatch().shuffle(shuffle_buffer_size, seed=seed)
         else:
             dataset = dataset.flat_map(read)
         if num_epochs != 1:
             dataset = dataset.repeat(num_epochs)
         dataset = dataset.batch(batch_size) if shuffle else dataset.rebatch(batch_size)
-        return dataset.map(self._parse_training_batch, num_parallel_calls=AUTOTUNE,
-                           deterministic=True).prefetch(AUTOTUNE)
+        return dataset.map(self._parse_training_batch, num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True).prefetch(tf.data.AUTOTUNE)
 
     def _parse_training_batch(self, records, names):
         raw = tf.io.parse_example(records, self.RAW_FEATURE_SPEC, example_names=names)

@@ -2,16 +2,37 @@
 from __future__ import annotations
 
 import math
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-import tensorflow as tf
+from .lazy_tensorflow import tf
 
 DTYPES = ("int64", "float32", "string", "bool")
 NUMERIC = ("int64", "float32")
-TF_DTYPES = {"int64": tf.int64, "float32": tf.float32, "string": tf.string, "bool": tf.bool}
+
+
+class _TensorFlowDTypes(Mapping):
+    """dtype name -> ``tf.DType``, resolved when looked up (TensorFlow is imported lazily)."""
+
+    def __init__(self, names: dict):
+        self._names = names
+
+    def __getitem__(self, dtype: str):
+        return getattr(tf, self._names[dtype])
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+TF_DTYPES = _TensorFlowDTypes({"int64": "int64", "float32": "float32", "string": "string",
+                               "bool": "bool"})
 # How each dtype is stored in a tf.train.Example (bool is stored as int64 0/1).
-STORAGE_DTYPES = {"int64": tf.int64, "float32": tf.float32, "string": tf.string, "bool": tf.int64}
+STORAGE_DTYPES = _TensorFlowDTypes({"int64": "int64", "float32": "float32", "string": "string",
+                                    "bool": "int64"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,12 @@ def float32_literal(value: float) -> float:
     becomes a zero of its sign. TensorFlow's CPU threads flush subnormals to zero, but not
     every copy of a constant goes through them (a parse default is flushed in tf.data's
     threads and kept in a serving call), so only zero is the same everywhere."""
-    if value != 0 and abs(value) < _FLOAT32_TINY and abs(float(np.float32(value))) < _FLOAT32_TINY:
+    if value != 0 and abs(value) < _FLOAT32_TINY and abs(_as_float32(value)) < _FLOAT32_TINY:
         return math.copysign(0.0, value)
     return value
+
+
+def _as_float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (IEEE 754 round-to-nearest-even); only for
+    values within float32's range."""
+    return struct.unpack("f", struct.pack("f", value))[0]

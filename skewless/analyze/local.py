@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from ..ir import Graph
-from ..runtime import AUTOTUNE, list_files, named_batches
+from ..runtime import list_files, named_batches
 from .passes import accumulators, bad_data, batch_values, no_records, record_results
 from .phases import phases
 from .progress import Progress
@@ -39,7 +39,7 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
 
     dataset = (tf.data.Dataset.from_tensor_slices(files)
                .flat_map(named_batches(compression, batch_size))
-               .map(values, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE))
+               .map(values, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
     accumulated = accumulators(graph, keys)
     rows = 0
     try:

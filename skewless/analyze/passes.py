@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from ..errors import DataError
 from ..ir import COLUMN, Graph

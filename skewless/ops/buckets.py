@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import elementwise, need_int_const, need_number

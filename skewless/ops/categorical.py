@@ -6,11 +6,12 @@ errors="surrogateescape", which gives back the exact bytes of tokens that are no
 UTF-8) or of int (int64 tokens)."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections import Counter
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import elementwise, need, need_int_const, need_shape
@@ -119,15 +120,20 @@ def vocabulary_file_bytes(vocabulary, escaped: bool) -> bytes:
     return "".join(f"{line}\n" for line in map(str, lines)).encode("utf-8", "surrogateescape")
 
 
-class _EscapedLookup(tf.Module):
-    """A table over escaped tokens; a tf.Module, so exporting tracks the table inside."""
+@functools.cache
+def _escaped_lookup_class():
+    """The class of a table over escaped tokens (defined on first use: it derives from
+    ``tf.Module``, so that exporting tracks the table inside)."""
 
-    def __init__(self, table):
-        super().__init__()
-        self.table = table
+    class EscapedLookup(tf.Module):
+        def __init__(self, table):
+            super().__init__()
+            self.table = table
 
-    def lookup(self, keys):
-        return self.table.lookup(_escape_tensor(keys))
+        def lookup(self, keys):
+            return self.table.lookup(_escape_tensor(keys))
+
+    return EscapedLookup
 
 
 def vocab_table_from_file(path, key_dtype, oov_buckets, default, escaped=False):
@@ -136,7 +142,7 @@ def vocab_table_from_file(path, key_dtype, oov_buckets, default, escaped=False):
         path, t.TF_DTYPES[key_dtype], tf.lookup.TextFileIndex.WHOLE_LINE,
         tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
     table = _table_from(initializer, oov_buckets, default)
-    return _EscapedLookup(table) if escaped else table
+    return _escaped_lookup_class()(table) if escaped else table
 
 
 def _table_from(initializer, oov_buckets, default):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .registry import ArgError, Args

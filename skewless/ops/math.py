@@ -1,7 +1,7 @@
 """Math: elementwise functions of numbers."""
 from __future__ import annotations
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import (as_float, binary_numeric, elementwise, need_number, need_number_const,
@@ -11,11 +11,12 @@ from .registry import Param, op
 X = Param("x")
 
 
-def _unary(name: str, tf_fn, doc: str, rounding: bool = False):
-    """Register a function of one number. Rounding functions leave integers unchanged and
-    keep the dtype; the others always give float32 (integers widen)."""
+def _unary(name: str, tf_name: str, doc: str, rounding: bool = False):
+    """Register ``tf.math.<tf_name>`` as a function of one number. Rounding functions leave
+    integers unchanged and keep the dtype; the others always give float32 (integers widen)."""
 
     def apply(x):
+        tf_fn = getattr(tf.math, tf_name)
         if rounding:
             return tf_fn(x) if x.dtype == tf.float32 else x
         return same_path(tf_fn, x)
@@ -27,15 +28,15 @@ def _unary(name: str, tf_fn, doc: str, rounding: bool = False):
     return op(name, X, infer=infer)(elementwise(apply))
 
 
-sqrt = _unary("sqrt", tf.math.sqrt, "Square root; NaN for negative numbers.")
-exp = _unary("exp", tf.math.exp, "e to the power x.")
-log = _unary("log", tf.math.log, "Natural logarithm; -inf at 0, NaN below.")
-log1p = _unary("log1p", tf.math.log1p, "log(1 + x), accurate near 0.")
-sin = _unary("sin", tf.math.sin, "Sine of x in radians.")
-cos = _unary("cos", tf.math.cos, "Cosine of x in radians.")
-floor = _unary("floor", tf.math.floor, "Largest integer not above x.", rounding=True)
-ceil = _unary("ceil", tf.math.ceil, "Smallest integer not below x.", rounding=True)
-round_ = _unary("round", tf.math.round, "Nearest integer, halves to even (2.5 → 2).",
+sqrt = _unary("sqrt", "sqrt", "Square root; NaN for negative numbers.")
+exp = _unary("exp", "exp", "e to the power x.")
+log = _unary("log", "log", "Natural logarithm; -inf at 0, NaN below.")
+log1p = _unary("log1p", "log1p", "log(1 + x), accurate near 0.")
+sin = _unary("sin", "sin", "Sine of x in radians.")
+cos = _unary("cos", "cos", "Cosine of x in radians.")
+floor = _unary("floor", "floor", "Largest integer not above x.", rounding=True)
+ceil = _unary("ceil", "ceil", "Smallest integer not below x.", rounding=True)
+round_ = _unary("round", "round", "Nearest integer, halves to even (2.5 → 2).",
                 rounding=True)
 
 

@@ -4,7 +4,7 @@ They are registered under their symbols (``+``, ``==``, ``and``, …) and reache
 expressions like ``a + b`` rather than by call."""
 from __future__ import annotations
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import as_float, binary_numeric, elementwise, need, shape_of, widen
@@ -100,25 +100,27 @@ def _order_type(args) -> t.Type:
     return t.Type("bool", shape_of(args, "a", "b"))
 
 
-def _comparison(symbol: str, tf_fn, infer, name: str):
+def _comparison(symbol: str, infer, name: str):
+    """Register ``symbol`` as ``tf.math.<name>``, elementwise, after widening."""
+
     @op(symbol, A, B, infer=infer)
     @elementwise
     def apply(a, b):
         if a.dtype != b.dtype:
             a, b = widen(a, b)
-        return tf_fn(a, b)
+        return getattr(tf.math, name)(a, b)
 
     apply.__name__ = apply.__qualname__ = name
     apply.__doc__ = f"a {symbol} b, elementwise, as bool."
     return apply
 
 
-equal = _comparison("==", tf.math.equal, _equality_type, "equal")
-not_equal = _comparison("!=", tf.math.not_equal, _equality_type, "not_equal")
-less = _comparison("<", tf.math.less, _order_type, "less")
-less_equal = _comparison("<=", tf.math.less_equal, _order_type, "less_equal")
-greater = _comparison(">", tf.math.greater, _order_type, "greater")
-greater_equal = _comparison(">=", tf.math.greater_equal, _order_type, "greater_equal")
+equal = _comparison("==", _equality_type, "equal")
+not_equal = _comparison("!=", _equality_type, "not_equal")
+less = _comparison("<", _order_type, "less")
+less_equal = _comparison("<=", _order_type, "less_equal")
+greater = _comparison(">", _order_type, "greater")
+greater_equal = _comparison(">=", _order_type, "greater_equal")
 
 
 def _logic_type(args) -> t.Type:

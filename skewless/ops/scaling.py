@@ -8,7 +8,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import elementwise, need_number, need_number_const

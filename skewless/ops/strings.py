@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import elementwise, need, need_int_const, need_string_const, shape_of

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from ..lazy_tensorflow import tf
 
 from .. import types as t
 from .common import need_int_const, need_number, need_shape
@@ -171,9 +171,10 @@ def mean(x, default=0):
     return _or_default(tf.cast(quotient, tf.float32), counts, default)
 
 
-def _extreme(name: str, segment_fn, nan_stand_in: float, doc: str):
-    """Register min or max: NaN propagates (an example with a NaN value gives NaN), so the
-    result never depends on the order of the values."""
+def _extreme(name: str, segment_fn_name: str, nan_stand_in: float, doc: str):
+    """Register min or max (``tf.math.<segment_fn_name>`` per example): NaN propagates (an
+    example with a NaN value gives NaN), so the result never depends on the order of the
+    values."""
 
     def apply(x, default=0):
         values, rows, examples = per_example(x)
@@ -181,6 +182,7 @@ def _extreme(name: str, segment_fn, nan_stand_in: float, doc: str):
         if floats:
             nan = tf.math.is_nan(values)
             values = tf.where(nan, tf.constant(nan_stand_in, tf.float32), values)
+        segment_fn = getattr(tf.math, segment_fn_name)
         result = _or_default(segment_fn(values, rows, examples), _counts(rows, examples), default)
         if floats:
             any_nan = tf.math.unsorted_segment_max(tf.cast(nan, tf.int32), rows, examples) > 0
@@ -193,10 +195,10 @@ def _extreme(name: str, segment_fn, nan_stand_in: float, doc: str):
               infer=_reduction_type(default="same"))(apply)
 
 
-min_ = _extreme("min", tf.math.unsorted_segment_min, math.inf,
+min_ = _extreme("min", "unsorted_segment_min", math.inf,
                 "The smallest of each example's values, same dtype; ``default`` for an "
                 "example without values; NaN if any value is NaN.")
-max_ = _extreme("max", tf.math.unsorted_segment_max, -math.inf,
+max_ = _extreme("max", "unsorted_segment_max", -math.inf,
                 "The largest of each example's values, same dtype; ``default`` for an "
                 "example without values; NaN if any value is NaN.")
 

@@ -1,0 +1,76 @@
+"""Commands that read no data never import TensorFlow: checking and compiling a spec starts
+in a fraction of a second (TensorFlow's import alone takes seconds)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from skewless_test_helpers import FLIGHTS
+
+SPEC = """\
+spec plain
+input x: float32 = 0.0
+input s: string = ""
+input tags: string[]
+label y: float32
+feature a = x | fill_nan(0) | clip(-5, 5) | log1p
+feature b = hash(s, buckets=100)
+feature c = tags | lower | lookup(vocabulary=[{tokens}], oov_buckets=1) | pad(length=3, value=-1)
+feature d = bucketize(x, boundaries=[0, 1.5, 3])
+target t = y
+"""
+
+
+def run_without_tensorflow(code: str, cwd) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter where importing TensorFlow fails loudly."""
+    prelude = textwrap.dedent("""\
+        import sys
+        class Blocked:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] in ("tensorflow", "keras"):
+                    raise ImportError(f"{name} was imported")
+        sys.meta_path.insert(0, Blocked())
+        """)
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_compile_and_check_without_data_do_not_import_tensorflow(tmp_path):
+    # 1,200 tokens: the vocabulary is written as an asset file, which takes no TensorFlow either
+    tokens = ", ".join(f'"t{i}"' for i in range(1200))
+    (tmp_path / "plain.feat").write_text(SPEC.format(tokens=tokens), encoding="utf-8")
+    result = run_without_tensorflow("""
+        from skewless.cli import main
+        assert main(["compile", "plain.feat", "-o", "plain_features.py"]) == 0
+        assert main(["compile", "plain.feat", "-o", "plain_features.py", "--check"]) == 0
+        import skewless
+        skewless.check_file("plain.feat")
+        assert "tensorflow" not in sys.modules
+        print("no tensorflow")
+        """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no tensorflow" in result.stdout
+    assert (tmp_path / "plain_features.py").exists()
+    assert list((tmp_path / "plain_features_assets").iterdir())
+
+
+def test_spec_errors_are_reported_without_tensorflow(tmp_path):
+    (tmp_path / "bad.feat").write_text("input x: float32\nfeature y = nosuch(x)\n")
+    result = run_without_tensorflow("""
+        from skewless.cli import main
+        sys.exit(main(["compile", "bad.feat"]))
+        """, tmp_path)
+    assert result.returncode == 1
+    assert "bad.feat:2:13: error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_spec_with_analyzers_is_checked_without_tensorflow(tmp_path):
+    result = run_without_tensorflow(f"""
+        import skewless
+        graph = skewless.check_file({str(FLIGHTS / "flights.feat")!r})
+        assert graph.missing_constants()
+        assert "tensorflow" not in sys.modules
+        """, tmp_path)
+    assert result.returncode == 0, result.stderr

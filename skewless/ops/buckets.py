@@ -188,12 +188,12 @@ def bucketize(x, boundaries=None, quantiles=None):
     if boundaries is None:
         raise ValueError("bucketize(quantiles=N) has no boundaries: compute them from data")
     if x.dtype == tf.int64:
-        edges = tf.constant(_int_edges(boundaries), tf.int64)
+        edges = tf.constant([_int_edges(boundaries)], tf.int64)
     else:
-        edges = tf.constant([_as_float(b) for b in boundaries], tf.float32)
-    flat = tf.reshape(x, [1, -1])
-    ids = tf.searchsorted(tf.reshape(edges, [1, -1]), flat, side="right", out_type=tf.int64)
-    ids = tf.reshape(ids, tf.shape(x))
+        edges = tf.constant([[_as_float(b) for b in boundaries]], tf.float32)
+    ids = tf.raw_ops.UpperBound(sorted_inputs=edges, values=tf.reshape(x, [1, -1]),
+                                out_type=tf.int64)  # tf.searchsorted(side="right") of one row
+    ids = tf.reshape(ids, [-1] if x.shape.rank == 1 else tf.shape(x))
     if x.dtype == tf.int64:
         return ids
     return tf.where(tf.math.is_nan(x), tf.constant(len(boundaries), tf.int64), ids)

@@ -28,8 +28,7 @@ def elementwise(fn):
     def apply(*args, **kwargs):
         ragged = next((a for a in args if isinstance(a, tf.RaggedTensor)), None)
         if ragged is not None:
-            rows = ragged.value_rowids()
-            flat = [_flatten_like(a, ragged, rows) for a in args]
+            flat = _flatten_like(args, ragged)
             return ragged.with_flat_values(fn(*flat, **kwargs))
         sparse = next((a for a in args if isinstance(a, tf.SparseTensor)), None)
         if sparse is not None:
@@ -41,23 +40,47 @@ def elementwise(fn):
     return apply
 
 
-def _flatten_like(arg, ragged: tf.RaggedTensor, rows: tf.Tensor):
-    if isinstance(arg, tf.RaggedTensor):
-        return arg.flat_values
-    if isinstance(arg, tf.Tensor) and arg.shape.rank == 1:
-        return tf.gather(arg, rows)
-    return arg
+def _flatten_like(args, ragged) -> list:
+    """The arguments aligned with the flat values of ``ragged``: ragged values give their
+    flat values, per-example scalars are repeated along each row (the row ids are computed
+    only when some argument needs them)."""
+    rows = None
+    flat = []
+    for arg in args:
+        if isinstance(arg, tf.RaggedTensor):
+            arg = arg.flat_values
+        elif isinstance(arg, tf.Tensor) and arg.shape.rank == 1:
+            rows = ragged.value_rowids() if rows is None else rows
+            arg = tf.gather(arg, rows)
+        flat.append(arg)
+    return flat
 
 
 def _expand_to(arg, rank: int):
+    """A per-example scalar ``[batch]`` as ``[batch, 1, …]`` of ``rank`` dimensions."""
     if isinstance(arg, tf.Tensor) and 0 < arg.shape.rank < rank:
+        if arg.shape.rank == 1:
+            return tf.reshape(arg, [-1] + [1] * (rank - 1))
         return tf.reshape(arg, tf.concat([tf.shape(arg), [1] * (rank - arg.shape.rank)], 0))
     return arg
 
 
+def literal(x):
+    """The value of ``x`` as a numpy array when it is known while tracing (a literal of the
+    spec), else None. Ops use it to leave out work a literal makes unnecessary; what they
+    compute stays the same, and it is decided the same way on every path."""
+    return tf.get_static_value(x) if isinstance(x, tf.Tensor) and x.shape.rank == 0 else None
+
 
 def as_float(x):
-    return tf.cast(x, tf.float32) if x.dtype != tf.float32 else x
+    """``x`` as float32 (int64 values rounded to the nearest float32); a literal is converted
+    while tracing, so no cast runs per batch."""
+    if x.dtype == tf.float32:
+        return x
+    value = literal(x)
+    if value is not None:
+        return tf.constant(value, tf.float32)  # numpy's conversion rounds as tf.cast does
+    return tf.cast(x, tf.float32)
 
 
 def widen(*values):
@@ -142,7 +165,7 @@ def binary_numeric(args: Args) -> t.Type:
     return t.Type(t.widen(*dtypes), shape_of(args, "a", "b"))
 
 
-PACKET = 64  # a multiple of every SIMD width: 4 (SSE), 8 (AVX), 16 (AVX-512) float32 lanes
+PACKET = 64  # more than any SIMD packet: 16 float32 or 8 float64 lanes (AVX-512)
 
 
 def same_path(fn, *args):
@@ -155,12 +178,20 @@ def same_path(fn, *args):
     the batch size: training and serving would differ. Padding the flat values to whole
     packets puts every element on the packet path. The packet path of some functions is
     less accurate (pow(9, 2) gives 81.00001 in float32), so it runs in float64 and the
-    result is rounded to float32."""
-    shape = tf.shape(args[0])
-    for arg in args[1:]:
-        shape = tf.broadcast_dynamic_shape(shape, tf.shape(arg))
-    flat = [tf.reshape(tf.broadcast_to(tf.cast(arg, tf.float64), shape), [-1]) for arg in args]
-    size = tf.size(flat[0])
-    padding = [[0, (-size) % PACKET]]
-    result = fn(*(tf.pad(values, padding) for values in flat))[:size]
-    return tf.reshape(tf.cast(result, tf.float32), shape)
+    result is rounded to float32.
+
+    The values get ``PACKET - 1`` padding elements: Eigen computes whole packets from the
+    start (also in each block when it splits the work between threads, whose sizes are
+    multiples of the packet) and leaves fewer than a packet's worth to scalar code at the
+    end, which is then all padding."""
+    if len(args) == 1 and args[0].shape.rank == 1:
+        shape, flat = None, [tf.cast(args[0], tf.float64)]
+    else:
+        shape = tf.shape(args[0])
+        for arg in args[1:]:
+            shape = tf.broadcast_dynamic_shape(shape, tf.shape(arg))
+        flat = [tf.reshape(tf.broadcast_to(tf.cast(arg, tf.float64), shape), [-1])
+                for arg in args]
+    padding = [[0, PACKET - 1]]
+    result = tf.cast(fn(*(tf.pad(values, padding) for values in flat))[:1 - PACKET], tf.float32)
+    return result if shape is None else tf.reshape(result, shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..lazy_tensorflow import tf
 
 from .. import types as t
-from .common import (as_float, binary_numeric, elementwise, need_number, need_number_const,
+from .common import (as_float, binary_numeric, elementwise, literal, need_number, need_number_const,
                      same_path, shape_of, unary_numeric_same, unary_numeric_to_float, widen)
 from .registry import Param, op
 
@@ -104,9 +104,14 @@ def _pick(a, b, beats):
     different one of 0.0 and -0.0 in and out of SIMD packets, so batch size would matter."""
     a, b = widen(a, b)
     take_b = beats(b, a)
-    if b.dtype == tf.float32:
+    if b.dtype == tf.float32 and _may_be_nan(b):
         take_b = tf.math.logical_or(take_b, tf.math.is_nan(b))
     return tf.where(take_b, b, a)
+
+
+def _may_be_nan(x) -> bool:
+    value = literal(x)
+    return value is None or value != value  # NaN is the one value unequal to itself
 
 
 def _safe_div_type(args) -> t.Type:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..lazy_tensorflow import tf
 
 from .. import types as t
-from .common import as_float, binary_numeric, elementwise, need, shape_of, widen
+from .common import as_float, binary_numeric, elementwise, literal, need, shape_of, widen
 from .registry import ArgError, Param, op
 
 A, B = Param("a"), Param("b")
@@ -52,7 +52,8 @@ def _integer_safe(tf_fn):
 
     def apply(a, b):
         a, b = widen(a, b)
-        if a.dtype == tf.float32:
+        divisor = literal(b)
+        if a.dtype == tf.float32 or (divisor is not None and divisor != 0):
             return tf_fn(a, b)
         zero = tf.equal(b, 0)
         result = tf_fn(a, tf.where(zero, tf.ones_like(b), b))

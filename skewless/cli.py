@@ -182,7 +182,7 @@ def _compile(args) -> int:
         print(f"{output} is up to date")
         return 0
     try:
-        write_module(output, generated.source, generated.assets)
+        write_module(output, generated.source, generated.assets, generated.asset_folder)
     except OSError as exc:
         raise SkewlessError(f"cannot write {output}: {exc.strerror or exc}") from None
     print(f"wrote {output}: {len(graph.features)} features, {len(graph.targets)} targets "

@@ -33,7 +33,7 @@ def versions_on_disk(base_dir: str) -> dict[int, str]:
     found = {}
     for name in names:
         path = os.path.join(base_dir, name)
-        if name.isdigit() and holds_saved_model(path):
+        if name.isascii() and name.isdigit() and holds_saved_model(path):
             found[int(name)] = path
     return found
 

@@ -65,6 +65,10 @@ class RestServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    # What the HTTP layer itself refuses (a request line over 64 KiB, too many headers) is
+    # answered in JSON as well.
+    error_message_format = '{"error": "%(message)s: %(explain)s"}'
+    error_content_type = "application/json"
     timeout = 120  # an idle connection's thread ends after this
     server: RestServer
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import reprlib
 
 import numpy as np
@@ -132,7 +133,20 @@ def _wrong(where: str, expected: str, leaf):
     raise invalid(f"{where} expects {expected}, got {shown(leaf)}")
 
 
+class ExplicitInfinity(float):
+    """``Infinity`` or ``-Infinity`` written as such; any other infinite float of a parsed
+    body is a number too large for a double (``1e400``)."""
+
+
+def json_constant(name: str) -> float:
+    """``json.loads``'s ``parse_constant``: NaN, Infinity, -Infinity."""
+    return float(name) if name == "NaN" else ExplicitInfinity(name)
+
+
 def _float_leaf(leaf, where: str) -> float:
+    if isinstance(leaf, float) and math.isinf(leaf) and not isinstance(leaf, ExplicitInfinity):
+        raise invalid(f"{where}: a number is out of range for a double (write Infinity for "
+                      f"an infinite value)")
     if isinstance(leaf, (int, float)) and not isinstance(leaf, bool):
         return leaf
     return _wrong(where, "numbers", leaf)

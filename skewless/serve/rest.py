@@ -8,7 +8,6 @@ Errors answer ``{"error": "…"}`` with the HTTP status TF Serving gives their c
 from __future__ import annotations
 
 import json
-import math
 import re
 import socket
 import sys
@@ -165,15 +164,15 @@ def _version(digits: str) -> int:
 
 
 def _json_object(body: bytes) -> dict:
-    """The parsed body: UTF-8 JSON (RFC 8259), every number finite unless written as
-    NaN/Infinity, every string valid Unicode (no lone surrogate)."""
+    """The parsed body: UTF-8 JSON (RFC 8259) with NaN and Infinity, every string valid
+    Unicode (no lone surrogate)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise invalid(f"JSON Parse error: the body is not UTF-8 text (byte {error.start}: "
                       f"{error.reason})") from None
     try:
-        request = json.loads(text, parse_float=_finite_float)
+        request = json.loads(text, parse_constant=json_convert.json_constant)
     except RecursionError:
         raise invalid("JSON Parse error: the body is nested too deeply") from None
     except ValueError as error:
@@ -184,13 +183,6 @@ def _json_object(body: bytes) -> dict:
         raise invalid("JSON Parse error: The surrogate pair in string is invalid: a string "
                       "holds half of a UTF-16 surrogate pair (\\uD800-\\uDFFF alone)")
     return request
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"number {json_convert.shown(text)} is out of range for a double")
-    return value
 
 
 def _has_lone_surrogate(value) -> bool:

@@ -88,8 +88,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="REST port (default 8501; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every one)")
-    serve.add_argument("--max-batch-size", type=_positive, default=1024,
+    serve.add_argument("--max-batch-size", type=_positive,
                        help="most examples (or rows) one request may carry (default 1024)")
+    serve.add_argument("--max-request-bytes", type=_positive,
+                       help="largest REST body or gRPC message, and largest input tensor "
+                            "a request may declare, in bytes (default 64 MiB)")
     serve.set_defaults(run=_serve)
     return parser
 
@@ -167,7 +170,7 @@ def _compile(args) -> int:
         print(f"{output} is up to date")
         return 0
     try:
-        write_module(output, generated.source, generated.assets)
+        write_module(output, generated.source, generated.assets, generated.asset_folder)
     except OSError as exc:
         raise SkewlessError(f"cannot write {output}: {exc.strerror or exc}") from None
     print(f"wrote {output}: {len(graph.features)} features, {len(graph.targets)} targets "
@@ -214,8 +217,10 @@ def _serve(args) -> int:
     lazy_tensorflow.import_tensorflow()
     from .serve import serve
 
+    limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes")
+              if getattr(args, name) is not None}  # the server's defaults otherwise
     return serve(args.export_dir_base, args.model_name, host=args.host, port=args.port,
-                 rest_port=args.rest_port, max_batch_size=args.max_batch_size)
+                 rest_port=args.rest_port, **limits)
 
 
 if __name__ == "__main__":

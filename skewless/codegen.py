@@ -4,12 +4,14 @@ The module calls the same runtime and op functions that the interpreter calls, s
 step as ``plan.py`` lays them out."""
 from __future__ import annotations
 
+import hashlib
 import keyword
 import math
 from dataclasses import dataclass, field
 
 from . import ops, runtime
 from .ops import categorical
+from .files import asset_name
 from .ir import Graph
 from .plan import Step, step_of as _step_of, steps, table_steps
 
@@ -108,6 +110,7 @@ class Generated:
 
     source: str
     assets: dict = field(default_factory=dict)
+    asset_folder: str = ""  # the folder of its asset files, relative to the module's
 
 
 def generate(graph: Graph, source_name: str, module_name: str = "features") -> Generated:
@@ -192,21 +195,25 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
     for name in ("input_fn", "serving_input_receiver_fn", "raw_serving_input_receiver_fn",
                  "keras_inputs"):
         out.write(f"{name} = _features.{name}")
-    return Generated(out.source(), assets)
+    return Generated(out.source(), assets, f"{module_name}_assets")
 
 
 def _table_call(table, name: str, folder: str, assets: dict) -> str:
     """The builder call of a table; a large vocabulary goes to an asset file, read with
-    TensorFlow's TextFileInitializer (which exported SavedModels carry as an asset)."""
+    TensorFlow's TextFileInitializer (which exported SavedModels carry as an asset). The
+    file is named by its content's hash, which the module checks when it is imported."""
     vocabulary = table.kwargs.get("vocabulary") or ()
     if len(vocabulary) <= VOCABULARY_INLINE_LIMIT:
         args = ", ".join(f"{k}={render(v)}" for k, v in table.kwargs.items())
         return f"{_callee(table.builder)}({args})"
     escaped = categorical.vocabulary_needs_escape(vocabulary)
-    path = f"{folder}/{name.removeprefix('_table_')}.vocab"
-    assets[path] = categorical.vocabulary_file_bytes(vocabulary, escaped)
+    data = categorical.vocabulary_file_bytes(vocabulary, escaped)
+    path = f"{folder}/{asset_name(name.removeprefix('_table_'), data, '.vocab')}"
+    assets[path] = data
     key_dtype = "string" if isinstance(vocabulary[0], str) else "int64"
-    return (f"{_callee(categorical.vocab_table_from_file)}(_rt.asset_path(__file__, {path!r}), "
+    sha256 = hashlib.sha256(data).hexdigest()
+    return (f"{_callee(categorical.vocab_table_from_file)}("
+            f"_rt.asset_path(__file__, {path!r}, sha256={sha256!r}), "
             f"key_dtype={key_dtype!r}, oov_buckets={table.kwargs['oov_buckets']!r}, "
             f"default={table.kwargs['default']!r}, escaped={escaped!r})")
 

@@ -48,6 +48,10 @@ class DataError(SkewlessError):
     """Training or serving data that does not fit the spec."""
 
 
+class AssetError(SkewlessError):
+    """An asset file of a generated module that is missing, or not the one it was built with."""
+
+
 class ExportError(SkewlessError):
     """A model, heads or export directory that cannot be exported as asked."""
 

@@ -1,8 +1,18 @@
-"""Atomic output: a file is either its old self or its complete new self, never partial."""
+"""Atomic output: a file is either its old self or its complete new self, never partial;
+a generated module and its asset files change together.
+
+Files get the permissions a user's own files get (0o666 less the umask)."""
 from __future__ import annotations
 
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+
+from .errors import AssetError
+
+# An asset's name carries the start of its content's SHA-256: ``id-0123456789abcdef.vocab``.
+ASSET_NAME = re.compile(r"(?P<stem>.+)-(?P<digest>[0-9a-f]{16})(?P<suffix>\.[a-z]+)")
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -12,11 +22,10 @@ def write_atomic(path: str, text: str) -> None:
 def write_bytes_atomic(path: str, data: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    handle, temporary = _new_file(directory)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -24,13 +33,79 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def write_module(path: str, source: str, assets: dict) -> None:
-    """Write a generated module and its asset files (relative to its folder); the assets
-    first, so that the module never refers to a file that is not there yet."""
+def _new_file(directory: str) -> tuple[int, str]:
+    """A new empty file with a temporary name; its mode is 0o666 less the umask (which the
+    kernel applies), unlike ``tempfile.mkstemp``'s 0o600."""
+    while True:
+        path = os.path.join(directory, f".tmp-{secrets.token_hex(8)}")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:
+            continue
+
+
+def asset_name(stem: str, data: bytes, suffix: str) -> str:
+    """The content-addressed file name of an asset: a new content is a new file, so a
+    module never reads an asset written for another module."""
+    return f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+
+
+def sha256_of_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_asset(path: str, sha256: str) -> str:
+    """``path``, once its content is checked against the SHA-256 the module was built with.
+    Raises AssetError naming the file if it is missing or different."""
+    try:
+        found = sha256_of_file(path)
+    except OSError as exc:
+        raise AssetError(f"{path}: asset file of a generated module cannot be read "
+                         f"({exc.strerror or exc}): keep the module with its _assets folder, "
+                         f"or compile the spec again") from None
+    if found != sha256:
+        raise AssetError(f"{path}: asset file is not the one its module was generated with "
+                         f"(SHA-256 {found[:16]}…, expected {sha256[:16]}…): compile the "
+                         f"spec again")
+    return path
+
+
+def write_module(path: str, source: str, assets: dict, asset_folder: str = "") -> None:
+    """Write a generated module and its asset files (relative to its folder).
+
+    The assets are content-addressed and written first, then the module in one rename: an
+    interrupted write leaves the old module with its own (old) assets, or the new module
+    with its own. Afterwards, content-addressed files of ``asset_folder`` (relative to the
+    module's folder) that the new module does not use are removed (best effort)."""
     folder = os.path.dirname(os.path.abspath(path))
     for relative, data in sorted(assets.items()):
         write_bytes_atomic(os.path.join(folder, relative), data)
     write_atomic(path, source)
+    if asset_folder:
+        _remove_unused_assets(os.path.join(folder, asset_folder),
+                              {os.path.normpath(os.path.join(folder, r)) for r in assets})
+
+
+def _remove_unused_assets(asset_folder: str, used: set) -> None:
+    try:
+        names = os.listdir(asset_folder)
+    except OSError:
+        return
+    for name in sorted(names):
+        path = os.path.normpath(os.path.join(asset_folder, name))
+        if ASSET_NAME.fullmatch(name) and path not in used:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+    try:
+        os.rmdir(asset_folder)  # only if nothing is left in it
+    except OSError:
+        pass
 
 
 def differing_files(path: str, source: str, assets: dict) -> list[str]:

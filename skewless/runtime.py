@@ -11,6 +11,7 @@ from typing import Callable, Optional, Sequence, Union
 from .lazy_tensorflow import tf
 
 from .errors import DataError
+from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
@@ -28,9 +29,11 @@ def read_column(raw: dict, name: str, dtype: str):
     return value
 
 
-def asset_path(module_file: str, relative: str) -> str:
-    """The path of an asset file written beside a generated module."""
-    return os.path.join(os.path.dirname(os.path.abspath(module_file)), relative)
+def asset_path(module_file: str, relative: str, sha256: Optional[str] = None) -> str:
+    """The path of an asset file written beside a generated module; with ``sha256``, once
+    the file's content is checked against it (AssetError naming the file if not)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(module_file)), relative)
+    return path if sha256 is None else verified_asset(path, sha256)
 
 
 def parse_spec(columns: Sequence[ColumnSpec]) -> dict:

@@ -2,21 +2,28 @@
 
 A version is written into a temporary directory inside BASE whose name is not a number
 (TF Serving ignores it), then renamed, so a server polling BASE never loads half a model.
-Versions are Unix seconds, and always above every existing version, so the newest
-export is the one TF Serving serves even after a clock step backwards."""
+Old versions leave the same way: renamed to a temporary name, then deleted. Temporary
+folders that killed exports left behind are deleted by the next export. Versions are Unix
+seconds, and always above every existing version, so the newest export is the one TF
+Serving serves even after a clock step backwards. Folders get the permissions of a user's
+own folders (0o777 less the umask)."""
 from __future__ import annotations
 
 import errno
 import os
 import re
+import secrets
 import shutil
-import tempfile
+import socket
 import time
 from typing import Callable, Optional
 
 from .errors import ExportError
 
 _VERSION = re.compile(r"[0-9]+")
+_DELETING = ".tmp-delete-"  # + version + random: an old version being deleted
+_STAGING = ".tmp-export-"  # + pid@host + random: a version being written
+_STAGED_BY = re.compile(re.escape(_STAGING) + r"(?P<pid>[0-9]+)@(?P<host>.+)-[0-9a-f]{8}")
 
 
 def versions(base: str) -> list[int]:
@@ -37,7 +44,8 @@ def write_version(base: str, write: Callable[[str], None], keep: Optional[int]) 
         raise ExportError(f"keep must be a positive number of versions or None, got {keep!r}")
     try:
         os.makedirs(base, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=".tmp-", dir=base)
+        _remove_leftovers(base)
+        staging = _new_folder(base, f"{_STAGING}{os.getpid()}@{socket.gethostname()}-")
     except OSError as exc:
         raise ExportError(f"cannot write to {base}: {exc.strerror}") from None
     try:
@@ -48,8 +56,51 @@ def write_version(base: str, write: Callable[[str], None], keep: Optional[int]) 
         raise
     if keep is not None:
         for old in versions(base)[:-keep]:
-            shutil.rmtree(os.path.join(base, str(old)))
+            _delete_version(base, old)
     return path
+
+
+def _new_folder(base: str, prefix: str) -> str:
+    """A new folder ``base/prefix<8 hex digits>`` with mode 0o777 less the umask (which the
+    kernel applies; ``tempfile.mkdtemp`` would give 0o700)."""
+    while True:
+        path = os.path.join(base, prefix + secrets.token_hex(4))
+        try:
+            os.mkdir(path, 0o777)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _delete_version(base: str, version: int) -> None:
+    """Rename the version away in one step (TF Serving then sees it gone), then delete it."""
+    doomed = os.path.join(base, f"{_DELETING}{version}-{secrets.token_hex(4)}")
+    try:
+        os.rename(os.path.join(base, str(version)), doomed)
+    except FileNotFoundError:  # another export deleted it meanwhile
+        return
+    shutil.rmtree(doomed)
+
+
+def _remove_leftovers(base: str) -> None:
+    """Delete what killed exports left: versions being deleted, and versions being
+    written by a process of this host that no longer runs."""
+    host = socket.gethostname()
+    for name in os.listdir(base):
+        staged = _STAGED_BY.fullmatch(name)
+        if name.startswith(_DELETING) or (staged and staged["host"] == host
+                                           and not _running(int(staged["pid"]))):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _move_to_next_version(staging: str, base: str) -> str:

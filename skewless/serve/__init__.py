@@ -10,6 +10,7 @@
 | ``json_convert`` | TF Serving's REST bodies to and from tensors and tf.Examples |
 | ``grpc_service`` | PredictionService and ModelService over gRPC |
 | ``rest`` | the REST routes over the standard library's HTTP server |
+| ``limits`` | the size limits and dtype ranges, checked before a request is converted |
 | ``status`` | the error type, with its gRPC code and HTTP status |
 """
 from .server import serve

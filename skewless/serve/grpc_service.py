@@ -1,25 +1,43 @@
 """TF Serving's gRPC services, ``tensorflow.serving.PredictionService`` (Predict, Classify,
-Regress, GetModelMetadata) and ``ModelService.GetModelStatus``, on the message and service
-definitions of ``tensorflow-serving-api``: the official client stubs work unchanged."""
+Regress, GetModelMetadata) and ``ModelService.GetModelStatus``, on the message definitions
+of ``tensorflow-serving-api``: the official client stubs work unchanged.
+
+The methods are registered here rather than through the generated ``add_…_to_server``, so
+that a request whose bytes do not decode is INVALID_ARGUMENT (gRPC's own deserialization
+failure is INTERNAL), and any other fault INTERNAL, never UNKNOWN."""
 from __future__ import annotations
 
 import functools
+import sys
+import traceback
 from concurrent import futures
 
 import grpc
 import tensorflow as tf
-from tensorflow_serving.apis import (classification_pb2, model_service_pb2_grpc, predict_pb2,
-                                     prediction_service_pb2_grpc, regression_pb2)
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
+                                     get_model_status_pb2, predict_pb2, regression_pb2)
 
 from . import messages
-from .status import ServingError
+from .status import ServingError, internal, invalid
 from .versions import Versions
 
-# Requests may be as large as TF Serving accepts (its default is INT_MAX); --max-batch-size
-# is the limit that matters.
-_UNLIMITED = 2 ** 31 - 1
-_OPTIONS = [("grpc.max_receive_message_length", _UNLIMITED),
-            ("grpc.max_send_message_length", _UNLIMITED)]
+
+class _Undecodable:
+    """What a request's bytes became when they are not a message of the method's type."""
+
+    def __init__(self, error: ServingError):
+        self.error = error
+
+
+def _decoder(request_class):
+    def decode(data: bytes):
+        try:
+            return request_class.FromString(data)
+        except Exception as error:  # whatever the bytes, the request is at fault
+            return _Undecodable(invalid(f"the request is not a valid "
+                                        f"{request_class.DESCRIPTOR.full_name}: {error}"))
+
+    return decode
 
 
 def _aborts_on_errors(method):
@@ -28,14 +46,20 @@ def _aborts_on_errors(method):
     @functools.wraps(method)
     def call(self, request, context):
         try:
+            if isinstance(request, _Undecodable):
+                raise request.error
             return method(self, request, context)
         except ServingError as error:
-            context.abort(error.code, error.message)
+            failure = error
+        except Exception as error:  # a bug must not take the server down
+            traceback.print_exc(file=sys.stderr)
+            failure = internal(error)
+        context.abort(failure.code, failure.message)
 
     return call
 
 
-class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+class PredictionService:
     def __init__(self, versions: Versions):
         self._versions = versions
 
@@ -43,7 +67,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
         servable = messages.resolve(self._versions, request.model_spec)
         signature = servable.signature(request.model_spec.signature_name)
-        inputs = {name: messages.tensor_from_proto(name, proto)
+        servable.check_input_names(signature, request.inputs)
+        inputs = {name: messages.tensor_from_proto(name, proto, signature.definition.inputs[name],
+                                                   self._versions.limits)
                   for name, proto in request.inputs.items()}
         outputs = servable.predict(signature, inputs, tuple(request.output_filter))
         response = predict_pb2.PredictResponse(model_spec=messages.answered_spec(
@@ -56,7 +82,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Classify(self, request, context):
         servable = messages.resolve(self._versions, request.model_spec)
         signature = servable.signature(request.model_spec.signature_name)
-        classes, scores = servable.classify(signature, messages.serialized_examples(request.input))
+        classes, scores = servable.classify(signature, messages.serialized_examples(
+            request.input, self._versions.limits))
         response = classification_pb2.ClassificationResponse(model_spec=messages.answered_spec(
             request.model_spec.name, servable, signature.name))
         rows, columns = (classes if classes is not None else scores).shape
@@ -74,7 +101,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Regress(self, request, context):
         servable = messages.resolve(self._versions, request.model_spec)
         signature = servable.signature(request.model_spec.signature_name)
-        values = servable.regress(signature, messages.serialized_examples(request.input))
+        values = servable.regress(signature, messages.serialized_examples(
+            request.input, self._versions.limits))
         response = regression_pb2.RegressionResponse(model_spec=messages.answered_spec(
             request.model_spec.name, servable, signature.name))
         for value in values:
@@ -88,7 +116,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                                           tuple(request.metadata_field))
 
 
-class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+class ModelService:
     def __init__(self, versions: Versions):
         self._versions = versions
 
@@ -98,12 +126,44 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
                                         messages.requested_version(request.model_spec))
 
 
+# service → method → (request, response) message types, as in TF Serving's .proto files
+_METHODS = {
+    "tensorflow.serving.PredictionService": {
+        "Predict": (predict_pb2.PredictRequest, predict_pb2.PredictResponse),
+        "Classify": (classification_pb2.ClassificationRequest,
+                     classification_pb2.ClassificationResponse),
+        "Regress": (regression_pb2.RegressionRequest, regression_pb2.RegressionResponse),
+        "GetModelMetadata": (get_model_metadata_pb2.GetModelMetadataRequest,
+                             get_model_metadata_pb2.GetModelMetadataResponse),
+    },
+    "tensorflow.serving.ModelService": {
+        "GetModelStatus": (get_model_status_pb2.GetModelStatusRequest,
+                           get_model_status_pb2.GetModelStatusResponse),
+    },
+}
+
+
+def _handlers(versions: Versions) -> list:
+    services = {"tensorflow.serving.PredictionService": PredictionService(versions),
+                "tensorflow.serving.ModelService": ModelService(versions)}
+    return [grpc.method_handlers_generic_handler(service, {
+        method: grpc.unary_unary_rpc_method_handler(
+            getattr(services[service], method), request_deserializer=_decoder(request),
+            response_serializer=response.SerializeToString)
+        for method, (request, response) in methods.items()})
+        for service, methods in _METHODS.items()]
+
+
 def start_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
-    """The started server and the port it listens on (``port`` 0 picks a free one)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=_OPTIONS)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(versions), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(versions), server)
+    """The started server and the port it listens on (``port`` 0 picks a free one). A port
+    another process listens on is an OSError: the port is not shared (gRPC's default,
+    SO_REUSEPORT, would let two servers take turns answering)."""
+    limit = versions.limits.max_request_bytes
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", -1),  # answers are as large as the model makes them
+        ("grpc.so_reuseport", 0)])
+    server.add_generic_rpc_handlers(_handlers(versions))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

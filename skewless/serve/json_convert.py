@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import reprlib
 
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import input_pb2
 
 from .feature_kinds import BYTES, FLOAT, INT64
+from .limits import MAX_RANK, Limits, checked_array
 from .status import invalid
 
 _B64 = "b64"
@@ -32,24 +35,32 @@ def _b64_decode(value: dict, where: str) -> bytes:
         raise invalid(f"{where}: {value[_B64]!r:.60} is not valid base64") from None
 
 
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 4, 4
+
+
+def shown(value) -> str:
+    """A short form of a JSON value, whatever its size or depth."""
+    return _REPR.repr(value)
 
 
 # ---- Predict --------------------------------------------------------------------------------
 
-def predict_inputs(body: dict, signature_inputs, check_names) -> tuple[dict, bool]:
+def predict_inputs(body: dict, signature_inputs, check_names,
+                   limits: Limits) -> tuple[dict, bool]:
     """The input tensors of a predict body, and whether it used the row format
     (``instances``) rather than the columnar one (``inputs``). ``check_names`` raises for
-    names the signature does not take."""
+    names the signature does not take. The batch size is checked before any conversion."""
     if ("instances" in body) == ("inputs" in body):
         raise invalid("the request must have exactly one of 'instances' (row format) and "
                       "'inputs' (columnar format)")
     if "instances" in body:
-        columns = _columns_of_instances(body["instances"], signature_inputs)
+        columns = _columns_of_instances(body["instances"], signature_inputs, limits)
     else:
         columns = _named(body["inputs"], signature_inputs, "'inputs'")
+        for name, value in columns.items():
+            if isinstance(value, list):
+                limits.check_rows(len(value), f"input {name!r}")
     check_names(columns)
     return ({name: _tensor(name, value, tf.as_dtype(signature_inputs[name].dtype))
              for name, value in columns.items()}, "instances" in body)
@@ -65,9 +76,10 @@ def _named(value, signature_inputs, where: str) -> dict:
     return {next(iter(signature_inputs)): value}
 
 
-def _columns_of_instances(instances, signature_inputs) -> dict:
+def _columns_of_instances(instances, signature_inputs, limits: Limits) -> dict:
     if not isinstance(instances, list) or not instances:
         raise invalid("'instances' must be a non-empty list")
+    limits.check_rows(len(instances), "'instances'")
     rows = [_named(instance, signature_inputs, f"instance {i}")
             for i, instance in enumerate(instances)]
     names = set(rows[0])
@@ -81,18 +93,21 @@ def _columns_of_instances(instances, signature_inputs) -> dict:
 def _tensor(name: str, value, dtype: tf.DType) -> tf.Tensor:
     shape, leaves = _shape_and_leaves(name, value)
     convert = _leaf_converter(name, dtype)
-    try:
-        converted = [convert(leaf) for leaf in leaves]
-        array = np.array(converted, dtype=object if dtype == tf.string else dtype.as_numpy_dtype)
-    except OverflowError:
-        raise invalid(f"input {name!r}: a value is out of range for {dtype.name}") from None
+    converted = [convert(leaf) for leaf in leaves]
+    if dtype == tf.string:
+        array = np.array(converted, dtype=object)
+    else:
+        array = checked_array(converted, dtype.as_numpy_dtype, f"input {name!r}")
     return tf.constant(array.reshape(shape), dtype=dtype)
 
 
-def _shape_and_leaves(name: str, value) -> tuple[tuple, list]:
+def _shape_and_leaves(name: str, value, depth: int = 0) -> tuple[tuple, list]:
     if not isinstance(value, list):
         return (), [value]
-    parts = [_shape_and_leaves(name, item) for item in value]
+    if depth == MAX_RANK:
+        raise invalid(f"input {name!r} has lists nested more than {MAX_RANK} deep: a tensor "
+                      f"has at most {MAX_RANK} dimensions")
+    parts = [_shape_and_leaves(name, item, depth + 1) for item in value]
     shapes = {shape for shape, _ in parts}
     if len(shapes) > 1:
         raise invalid(f"input {name!r} has lists of different lengths (or depths) at the same "
@@ -115,10 +130,23 @@ def _leaf_converter(name: str, dtype: tf.DType):
 
 
 def _wrong(where: str, expected: str, leaf):
-    raise invalid(f"{where} expects {expected}, got {_shown(leaf)}")
+    raise invalid(f"{where} expects {expected}, got {shown(leaf)}")
+
+
+class ExplicitInfinity(float):
+    """``Infinity`` or ``-Infinity`` written as such; any other infinite float of a parsed
+    body is a number too large for a double (``1e400``)."""
+
+
+def json_constant(name: str) -> float:
+    """``json.loads``'s ``parse_constant``: NaN, Infinity, -Infinity."""
+    return float(name) if name == "NaN" else ExplicitInfinity(name)
 
 
 def _float_leaf(leaf, where: str) -> float:
+    if isinstance(leaf, float) and math.isinf(leaf) and not isinstance(leaf, ExplicitInfinity):
+        raise invalid(f"{where}: a number is out of range for a double (write Infinity for "
+                      f"an infinite value)")
     if isinstance(leaf, (int, float)) and not isinstance(leaf, bool):
         return leaf
     return _wrong(where, "numbers", leaf)
@@ -184,12 +212,14 @@ def _string_json(value: bytes, binary: bool):
 
 # ---- Classify and Regress -------------------------------------------------------------------
 
-def examples_input(body: dict, kinds: dict) -> input_pb2.Input:
-    """The ``Input`` of a classify/regress body ``{"examples": […], "context": {…}}``."""
+def examples_input(body: dict, kinds: dict, limits: Limits) -> input_pb2.Input:
+    """The ``Input`` of a classify/regress body ``{"examples": […], "context": {…}}``; the
+    number of examples is checked before any is converted."""
     examples = body.get("examples")
     if not isinstance(examples, list) or not examples:
         raise invalid("'examples' must be a non-empty list of objects, one per example "
                       "({feature: value or [values], …})")
+    limits.check_rows(len(examples), "'examples'")
     request_input = input_pb2.Input()
     if "context" in body:
         listed = request_input.example_list_with_context
@@ -203,7 +233,7 @@ def examples_input(body: dict, kinds: dict) -> input_pb2.Input:
 
 def _example(features, kinds: dict, where: str) -> tf.train.Example:
     if not isinstance(features, dict):
-        raise invalid(f"{where} must be an object of features, got {_shown(features)}")
+        raise invalid(f"{where} must be an object of features, got {shown(features)}")
     example = tf.train.Example()
     for name, value in features.items():
         values = value if isinstance(value, list) else [value]
@@ -213,9 +243,11 @@ def _example(features, kinds: dict, where: str) -> tf.train.Example:
         where_feature = f"{where}: feature {name!r} ({kind})"
         feature = example.features.feature[name]
         if kind == FLOAT:
-            feature.float_list.value.extend(_float_leaf(v, where_feature) for v in values)
+            feature.float_list.value.extend(checked_array(
+                [_float_leaf(v, where_feature) for v in values], np.float32, where_feature).tolist())
         elif kind == INT64:
-            feature.int64_list.value.extend(_example_int(v, where_feature) for v in values)
+            feature.int64_list.value.extend(checked_array(
+                [_example_int(v, where_feature) for v in values], np.int64, where_feature).tolist())
         else:
             feature.bytes_list.value.extend(_bytes_leaf(v, where_feature) for v in values)
     return example
@@ -223,12 +255,7 @@ def _example(features, kinds: dict, where: str) -> tf.train.Example:
 
 def _example_int(value, where: str) -> int:
     """bool columns are stored as int64 0/1, so true/false are welcome here."""
-    if isinstance(value, bool):
-        return int(value)
-    converted = _int_leaf(value, where)
-    if not -2 ** 63 <= converted < 2 ** 63:
-        raise invalid(f"{where}: {converted} is out of range for int64")
-    return converted
+    return int(value) if isinstance(value, bool) else _int_leaf(value, where)
 
 
 def _literal_kind(values: list):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
+from .limits import Limits, check_int_values
 from .servable import Servable
 from .status import invalid, not_found
 from .versions import Versions
@@ -34,18 +37,40 @@ def answered_spec(name: str, servable: Servable, signature_name: str = "") -> mo
     return spec
 
 
-def tensor_from_proto(name: str, proto) -> tf.Tensor:
+def tensor_from_proto(name: str, proto, info, limits: Limits) -> tf.Tensor:
+    """The tensor of a request's TensorProto for a signature input described by ``info``
+    (a TensorInfo). Its dtype, declared shape (rank, batch, size in memory) and the range
+    of integers stored wider than the dtype are checked before anything is built."""
+    if proto.dtype != info.dtype:
+        raise invalid(f"input {name!r} must be {_dtype_name(info.dtype)}, got "
+                      f"{_dtype_name(proto.dtype)}")
+    if proto.tensor_shape.unknown_rank:
+        raise invalid(f"input {name!r} has an unknown rank: a request's tensor has a shape")
+    dtype = tf.as_dtype(proto.dtype)
+    numpy_dtype = np.dtype(object if dtype == tf.string else dtype.as_numpy_dtype)
+    limits.check_shape(name, [dim.size for dim in proto.tensor_shape.dim], numpy_dtype)
+    check_int_values(name, proto.int_val, numpy_dtype)
     try:
-        return tf.constant(tf.make_ndarray(proto), dtype=tf.as_dtype(proto.dtype))
+        return tf.constant(tf.make_ndarray(proto), dtype=dtype)
     except (TypeError, ValueError) as error:
         raise invalid(f"input {name!r} is not a valid TensorProto: {error}") from None
 
 
-def serialized_examples(request_input) -> list[bytes]:
-    """The examples of an ``Input`` serialized; with a context, each example is the context
-    followed by the example, so the example's features win (protobuf merge), as in TF
-    Serving."""
+def _dtype_name(enum: int) -> str:
+    try:
+        return tf.as_dtype(enum).name
+    except TypeError:
+        return types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() \
+            else f"dtype {enum}"
+
+
+def serialized_examples(request_input, limits: Limits) -> list[bytes]:
+    """The examples of an ``Input`` serialized (their number checked first); with a
+    context, each example is the context followed by the example, so the example's
+    features win (protobuf merge), as in TF Serving."""
     kind = request_input.WhichOneof("kind")
+    if kind is not None:
+        limits.check_rows(len(getattr(request_input, kind).examples), "examples")
     if kind == "example_list":
         return [example.SerializeToString() for example in request_input.example_list.examples]
     if kind == "example_list_with_context":

@@ -20,12 +20,15 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
 from . import json_convert, messages
-from .status import ServingError, invalid, not_found
+from .status import ServingError, internal, invalid, not_found
 from .versions import Versions
 
 _ROUTE = re.compile(r"/v1/models/(?P<name>[^/:]+)"
-                    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                    r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
                     r"(?P<action>/metadata|:predict|:classify|:regress)?")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
+# A \uD800-\uDFFF escape: a JSON string may hold a surrogate that is not half of a pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class RestServer(ThreadingHTTPServer):
@@ -61,6 +64,10 @@ class RestServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    # What the HTTP layer itself refuses (a request line over 64 KiB, too many headers) is
+    # answered in JSON as well.
+    error_message_format = '{"error": "%(message)s: %(explain)s"}'
+    error_content_type = "application/json"
     timeout = 120  # an idle connection's thread ends after this
     server: RestServer
 
@@ -88,7 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, reply = error.http_status, {"error": error.message}
             except Exception as error:  # a bug must not take the server down
                 traceback.print_exc(file=sys.stderr)
-                status, reply = 500, {"error": f"internal error: {type(error).__name__}: {error}"}
+                failure = internal(error)
+                status, reply = failure.http_status, {"error": failure.message}
             data = json.dumps(reply).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -99,11 +107,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.leave()
 
     def _body(self) -> bytes:
-        """Read whatever the route, so that the kept-alive connection stays in step."""
-        length = self.headers.get("Content-Length") or "0"
-        if not length.isdigit():
+        """Read whatever the route, so that the kept-alive connection stays in step; a
+        body that is not read (its length unknown or over the limit) ends the connection."""
+        if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
-            raise invalid(f"Content-Length {length!r} is not a number")
+            raise invalid("Transfer-Encoding is not supported: send a Content-Length")
+        length = (self.headers.get("Content-Length") or "0").strip()
+        if not _CONTENT_LENGTH.fullmatch(length):
+            self.close_connection = True
+            raise invalid(f"Content-Length {json_convert.shown(length)} is not a number")
+        try:
+            self.server.versions.limits.check_body(int(length), "request body")
+        except ServingError:
+            self.close_connection = True
+            raise
         return self.rfile.read(int(length))
 
     def _route(self, method: str, body: bytes):
@@ -115,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         spec = model_pb2.ModelSpec(name=unquote(match["name"]),
                                    version_label=unquote(match["label"] or ""))
         if match["version"]:
-            spec.version.value = int(match["version"])
+            spec.version.value = _version(match["version"])
         versions = self.server.versions
         if action is None:
             return _status_json(messages.status_response(versions, spec.name,
@@ -128,23 +145,63 @@ class _Handler(BaseHTTPRequestHandler):
         if action == ":predict":
             inputs, row_format = json_convert.predict_inputs(
                 request, signature.definition.inputs,
-                lambda names: servable.check_input_names(signature, names))
+                lambda names: servable.check_input_names(signature, names), versions.limits)
             return json_convert.predict_response(servable.predict(signature, inputs), row_format)
         examples = messages.serialized_examples(
-            json_convert.examples_input(request, servable.feature_kinds))
+            json_convert.examples_input(request, servable.feature_kinds, versions.limits),
+            versions.limits)
         if action == ":classify":
             return json_convert.classify_response(*servable.classify(signature, examples))
         return json_convert.regress_response(servable.regress(signature, examples))
 
 
+def _version(digits: str) -> int:
+    """A version number of the path: an int64, as in TF Serving."""
+    if len(digits) > 19 or int(digits) >= 2 ** 63:
+        raise invalid(f"Failed to convert version: {json_convert.shown(digits)} to numeric: "
+                      f"versions are 64-bit integers")
+    return int(digits)
+
+
 def _json_object(body: bytes) -> dict:
+    """The parsed body: UTF-8 JSON (RFC 8259) with NaN and Infinity, every string valid
+    Unicode (no lone surrogate)."""
     try:
-        request = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise invalid(f"JSON Parse error: the body is not UTF-8 text (byte {error.start}: "
+                      f"{error.reason})") from None
+    try:
+        request = json.loads(text, parse_constant=json_convert.json_constant)
+    except RecursionError:
+        raise invalid("JSON Parse error: the body is nested too deeply") from None
     except ValueError as error:
         raise invalid(f"JSON Parse error: {error}") from None
     if not isinstance(request, dict):
         raise invalid("the request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(request):
+        raise invalid("JSON Parse error: The surrogate pair in string is invalid: a string "
+                      "holds half of a UTF-16 surrogate pair (\\uD800-\\uDFFF alone)")
     return request
+
+
+def _has_lone_surrogate(value) -> bool:
+    """Whether a string anywhere in the parsed JSON (keys included) is not valid Unicode;
+    walked without recursion, so any depth is fine."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _signature_name(request: dict) -> str:

@@ -8,6 +8,7 @@ import threading
 
 from ..errors import SkewlessError
 from .grpc_service import start_grpc
+from .limits import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES, Limits
 from .rest import start_rest
 from .versions import Versions, holds_saved_model
 
@@ -21,16 +22,18 @@ def _log(message: str) -> None:
 
 
 def serve(base_dir: str, model_name: str, *, host: str = "127.0.0.1", port: int = 8500,
-          rest_port: int = 8501, max_batch_size: int = 1024) -> int:
+          rest_port: int = 8501, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+          max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> int:
     """Serve the SavedModel versions under ``base_dir`` as ``model_name`` over gRPC and
     REST, following new versions, until SIGTERM or SIGINT; returns 0 after a clean
-    shutdown, in which requests in flight finish."""
+    shutdown, in which requests in flight finish. A port in use is a SkewlessError."""
     _check_base_dir(base_dir)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        versions = _first_versions(model_name, base_dir, max_batch_size)
+        versions = _first_versions(model_name, base_dir,
+                                   Limits(max_batch_size, max_request_bytes))
         grpc_server, rest_server = _start(versions, host, port, rest_port)
         while not stop.wait(POLL_SECONDS):
             versions.poll()
@@ -55,10 +58,10 @@ def _check_base_dir(base_dir: str) -> None:
                             f"folder that holds the numbered version folders ({parent})")
 
 
-def _first_versions(model_name: str, base_dir: str, max_batch_size: int) -> Versions:
+def _first_versions(model_name: str, base_dir: str, limits: Limits) -> Versions:
     """The versions with the newest loaded. Versions that all fail to load are an error at
     start; none at all is not (TF Serving waits for one too)."""
-    versions = Versions(model_name, base_dir, max_batch_size, log=_log)
+    versions = Versions(model_name, base_dir, limits, log=_log)
     versions.poll()
     states = versions.states()
     if states and all(error is not None for error in states.values()):

@@ -1,7 +1,9 @@
 """The one error type of the server: a gRPC status code and a message naming the problem.
 
 Both front ends report it the way TF Serving does: gRPC aborts the call with the code, REST
-answers ``{"error": message}`` with the HTTP status TF Serving maps the code to."""
+answers ``{"error": message}`` with the HTTP status the one table below maps the code to.
+A request the server cannot take (malformed, too large, out of range) is INVALID_ARGUMENT
+(400); only a fault of the server itself is INTERNAL (500)."""
 from __future__ import annotations
 
 import re
@@ -23,6 +25,8 @@ _HTTP = {
     grpc.StatusCode.UNIMPLEMENTED: 501,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNKNOWN: 500,
 }
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -46,6 +50,12 @@ def invalid(message: str) -> ServingError:
 
 def not_found(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.NOT_FOUND, message)
+
+
+def internal(error: Exception) -> ServingError:
+    """A fault of the server (logged where it is caught), never of the request."""
+    return ServingError(grpc.StatusCode.INTERNAL,
+                        f"internal error: {type(error).__name__}: {error}")
 
 
 def from_tensorflow(error: tf.errors.OpError) -> ServingError:

@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Callable, Optional
 
+from .limits import Limits
 from .servable import Servable
 from .status import not_found
 
@@ -33,7 +34,7 @@ def versions_on_disk(base_dir: str) -> dict[int, str]:
     found = {}
     for name in names:
         path = os.path.join(base_dir, name)
-        if name.isdigit() and holds_saved_model(path):
+        if name.isascii() and name.isdigit() and holds_saved_model(path):
             found[int(name)] = path
     return found
 
@@ -54,12 +55,12 @@ def _fingerprint(path: str) -> tuple:
 
 
 class Versions:
-    def __init__(self, name: str, base_dir: str, max_batch_size: int,
+    def __init__(self, name: str, base_dir: str, limits: Limits,
                  log: Callable[[str], None] = lambda message: print(message, file=sys.stderr,
                                                                     flush=True)):
         self.name = name
         self.base_dir = base_dir
-        self._max_batch_size = max_batch_size
+        self.limits = limits
         self._log = log
         self._lock = threading.Lock()  # guards the fields below
         self._loaded: dict[int, Servable] = {}
@@ -155,7 +156,7 @@ class Versions:
             if failed is not None and failed[0] == fingerprint:
                 return None
             try:
-                servable = Servable(version, path, self._max_batch_size)
+                servable = Servable(version, path, self.limits.max_batch_size)
             except Exception as error:  # a broken SavedModel must not stop the server
                 message = f"{type(error).__name__}: {error}".splitlines()[0]
                 with self._lock:

@@ -1,0 +1,107 @@
+"""The server's limits, checked where a request is decoded, before anything is allocated or
+converted, so that a request over a limit costs next to nothing; and the range of values
+each dtype holds, checked the same way for REST and gRPC.
+
+| limit | default | applies to |
+|---|---|---|
+| ``max_batch_size`` | 1024 | rows of a request: REST instances, examples, the first dimension of each input |
+| ``max_request_bytes`` | 64 MiB | a REST body, a gRPC message, and one decoded input tensor |
+| ``MAX_RANK`` | 254 | dimensions of an input tensor (TensorFlow's own limit) |
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .status import invalid
+
+MAX_RANK = 254
+DEFAULT_MAX_BATCH_SIZE = 1024
+DEFAULT_MAX_REQUEST_BYTES = 64 * 2 ** 20
+_POINTER_BYTES = 8  # what each element of a string tensor costs beyond its bytes
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+
+    def check_rows(self, rows: int, what: str) -> None:
+        if rows > self.max_batch_size:
+            raise invalid(f"{what}: batch of {rows} is larger than the server's "
+                          f"--max-batch-size {self.max_batch_size}: split the request")
+
+    def check_body(self, size: int, what: str) -> None:
+        if size > self.max_request_bytes:
+            raise invalid(f"{what} of {size} bytes is larger than the server's "
+                          f"--max-request-bytes {self.max_request_bytes}")
+
+    def check_shape(self, name: str, dims: list, dtype: np.dtype) -> None:
+        """A declared tensor shape, before the tensor is built: rank, sizes, the batch
+        (first dimension) and the memory it would take."""
+        where = f"input {name!r}"
+        if len(dims) > MAX_RANK:
+            raise invalid(f"{where} has {len(dims)} dimensions; at most {MAX_RANK} are allowed")
+        if any(size < 0 for size in dims):
+            raise invalid(f"{where} has a negative size in its shape {list(dims)}")
+        if dims:
+            self.check_rows(dims[0], where)
+        itemsize = _POINTER_BYTES if dtype == object else dtype.itemsize
+        self.check_body(math.prod(dims) * itemsize, f"{where} of shape {list(dims)} would take")
+
+
+def out_of_range(where: str, value, dtype: np.dtype):
+    return invalid(f"{where}: {_number(value)} is out of range for {np.dtype(dtype).name}")
+
+
+def _number(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
+
+
+def checked_array(values: list, dtype, where: str) -> np.ndarray:
+    """``values`` (Python numbers) as a 1-D array of ``dtype``; a value the dtype cannot hold
+    is an INVALID_ARGUMENT error: never wrapped around, never rounded to infinity (an
+    infinity given as such stays one)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError:
+            info = np.iinfo(dtype)
+            raise out_of_range(where, next(v for v in values if not info.min <= v <= info.max),
+                               dtype) from None
+    if dtype.kind == "f":
+        try:
+            wide = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer past float64
+            raise out_of_range(where, next(v for v in values if not _fits_float(v)), dtype) \
+                from None
+        with np.errstate(over="ignore"):
+            narrow = wide.astype(dtype)
+        overflowed = np.flatnonzero(np.isinf(narrow) & np.isfinite(wide))
+        if overflowed.size:
+            raise out_of_range(where, values[overflowed[0]], dtype)
+        return narrow
+    return np.array(values, dtype=dtype)
+
+
+def _fits_float(value) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def check_int_values(name: str, values, dtype) -> None:
+    """Integers of a TensorProto stored wider than its dtype (``int_val`` of int8, int16,
+    uint8, uint16), which a conversion would wrap around."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and len(values):
+        info = np.iinfo(dtype)
+        low, high = min(values), max(values)
+        if low < info.min or high > info.max:
+            raise out_of_range(f"input {name!r}", low if low < info.min else high, dtype)

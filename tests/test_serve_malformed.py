@@ -1,0 +1,435 @@
+"""skewless serve against hostile requests: every malformed request is answered 400 /
+INVALID_ARGUMENT with a message naming the problem, the server keeps answering good requests,
+limits are checked before any work, a JSON fuzz never gets a 5xx, and a port in use is an
+error (exit status 1) for gRPC as for REST."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serve_models import METHODS, FlightsModel
+from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow_serving.apis import input_pb2
+from test_serve import MODEL, Server, assert_still_serving, classification_request, \
+    predict_request
+
+from skewless.export import set_method_names
+
+MAX_BATCH = 8
+MAX_REQUEST_BYTES = 16 * 2 ** 20
+Code = grpc.StatusCode
+PREDICT = f"/v1/models/{MODEL}:predict"
+CLASSIFY = f"/v1/models/{MODEL}:classify"
+REGRESS = f"/v1/models/{MODEL}:regress"
+
+
+class HostileModel(FlightsModel):
+    """The flights model with inputs of narrow dtypes as well."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.uint8)])
+    def small(self, x):
+        return {"y": tf.cast(x, tf.int64) + 1}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float16)])
+    def half(self, x):
+        return {"y": tf.cast(x, tf.float32) * 2.0}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostile") / MODEL
+    os.makedirs(base)
+    staging = tempfile.mkdtemp(dir=base)
+    model = HostileModel(1)
+    tf.saved_model.save(model, staging, signatures={
+        "serving_default": model.predict, "classify": model.classify, "regress": model.regress,
+        "predict": model.predict, "double": model.double, "echo": model.echo,
+        "small": model.small, "half": model.half})
+    set_method_names(staging, METHODS)
+    os.rename(staging, base / "1")
+    running = Server(base, "--max-batch-size", str(MAX_BATCH),
+                     "--max-request-bytes", str(MAX_REQUEST_BYTES))
+    yield running
+    running.stop()
+
+
+def raw_http(port, head: bytes, body: bytes = b""):
+    """Send bytes as they are; the status and the JSON reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head + body)
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < _length(reply):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status = int(reply.split(b" ", 2)[1])
+    return status, json.loads(reply.split(b"\r\n\r\n", 1)[1])
+
+
+def _length(reply: bytes) -> int:
+    for line in reply.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def post_head(length: bytes, path=PREDICT, extra=b"") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\n".encode() + b"Content-Length: " + length
+            + b"\r\n" + extra + b"\r\n")
+
+
+DEEP = 100_000
+BAD_REST = {
+    # text that is not valid Unicode or not JSON
+    "lone high surrogate in a value": (
+        PREDICT, '{"signature_name": "echo", "instances": ["a\\ud800"]}', "surrogate"),
+    "lone low surrogate in a key": (
+        CLASSIFY, '{"signature_name": "classify", "examples": [{"\\udc00": 1.0}]}',
+        "surrogate"),
+    "lone surrogate in the signature name": (
+        PREDICT, '{"signature_name": "\\ud83d", "instances": [1]}', "surrogate"),
+    "reversed surrogate pair": (
+        PREDICT, '{"signature_name": "echo", "instances": ["\\ude00\\ud83d"]}', "surrogate"),
+    "arrays nested 100,000 deep": (PREDICT, "[" * DEEP + "]" * DEEP, "nested too deeply"),
+    "objects nested 100,000 deep": (PREDICT, '{"a":' * DEEP + "1" + "}" * DEEP,
+                                    "nested too deeply"),
+    "instances nested past the largest rank": (
+        PREDICT, '{"signature_name": "double", "instances": ' + "[" * 300 + "]" * 300 + "}",
+        "nested more than 254 deep"),
+    "a feature nested 900 deep": (
+        CLASSIFY, '{"signature_name": "classify", "examples": [{"distance": '
+        + "[" * 900 + "1" + "]" * 900 + "}]}", "expects numbers"),
+    "body not UTF-8": (PREDICT, b'{"signature_name": "echo", "instances": ["\xff"]}',
+                       "not UTF-8"),
+    "body in UTF-16": (PREDICT, '{"instances": [1]}'.encode("utf-16"), "not UTF-8"),
+    "empty body": (PREDICT, b"", "JSON Parse error"),
+    "a JSON array": (PREDICT, "[1, 2]", "must be a JSON object"),
+    "a JSON string": (PREDICT, '"instances"', "must be a JSON object"),
+    "number past a double": (PREDICT, '{"instances": [{"distance": 1e400, "hour": 1, '
+                                      '"carrier": "AA"}]}', "out of range for a double"),
+    "integer of 5000 digits": (PREDICT, '{"signature_name": "double", "instances": [['
+                               + "9" * 5000 + ", 1]]}", "JSON Parse error"),
+    # numbers out of their input's range
+    "float32 input of 1e39": (PREDICT, {"instances": [{"distance": 1e39, "hour": 1,
+                                                       "carrier": "AA"}]},
+                              "input 'distance': 1e+39 is out of range for float32"),
+    "float32 input of -3.5e38": (PREDICT, {"signature_name": "double",
+                                           "instances": [[1.0, -3.5e38]]},
+                                 "input 'x': -3.5e+38 is out of range for float32"),
+    "float32 input of 2**1100": (PREDICT, {"signature_name": "double",
+                                           "instances": [[1, 2 ** 1100]]},
+                                 "is out of range for float32"),
+    "float16 input of 70000": (PREDICT, {"signature_name": "half", "inputs": [70000]},
+                               "input 'x': 70000 is out of range for float16"),
+    "int64 input of 2**63": (PREDICT, {"instances": [{"distance": 1.0, "hour": 2 ** 63,
+                                                      "carrier": "AA"}]},
+                             "input 'hour': 9223372036854775808 is out of range for int64"),
+    "int64 input of -2**63-1": (PREDICT, {"inputs": {"distance": [1.0], "hour": [-2 ** 63 - 1],
+                                                     "carrier": ["AA"]}},
+                                "out of range for int64"),
+    "uint8 input of 256": (PREDICT, {"signature_name": "small", "instances": [1, 256]},
+                           "input 'x': 256 is out of range for uint8"),
+    "uint8 input of -1": (PREDICT, {"signature_name": "small", "instances": [-1]},
+                          "input 'x': -1 is out of range for uint8"),
+    "float example feature of 1e39": (
+        CLASSIFY, {"signature_name": "classify", "examples": [{"distance": 1e39}]},
+        "example 0: feature 'distance' (float): 1e+39 is out of range for float32"),
+    "int64 example feature of 2**63": (
+        REGRESS, {"signature_name": "regress", "examples": [{"distance": 1.0, "hour": 2 ** 63}]},
+        "example 0: feature 'hour' (int64): 9223372036854775808 is out of range for int64"),
+    "int64 context feature of 2**64": (
+        REGRESS, {"signature_name": "regress", "context": {"hour": 2 ** 64},
+                  "examples": [{"distance": 1.0}]}, "out of range for int64"),
+    "NaN for an int input": (PREDICT, '{"instances": [{"distance": 1.0, "hour": NaN, '
+                                      '"carrier": "AA"}]}', "expects integers"),
+    # limits, checked before conversion
+    "one instance past the batch limit": (
+        PREDICT, {"signature_name": "double", "instances": [[1, 1]] * (MAX_BATCH + 1)},
+        f"--max-batch-size {MAX_BATCH}"),
+    "columnar rows past the batch limit": (
+        PREDICT, {"signature_name": "double", "inputs": [[1, 1]] * (MAX_BATCH + 1)},
+        f"--max-batch-size {MAX_BATCH}"),
+    "examples past the batch limit": (
+        REGRESS, {"signature_name": "regress", "examples": [{"distance": 1.0}] * 100},
+        f"--max-batch-size {MAX_BATCH}"),
+    # shapes and types
+    "instances not a list": (PREDICT, {"instances": 5}, "non-empty list"),
+    "signature name a number": (PREDICT, {"signature_name": 3, "instances": [1]},
+                                "'signature_name' must be a string"),
+    "example not an object": (CLASSIFY, {"signature_name": "classify", "examples": [[1.0]]},
+                              "must be an object of features"),
+    "context not an object": (CLASSIFY, {"signature_name": "classify", "context": [1],
+                                         "examples": [{"distance": 1.0}]},
+                              "must be an object of features"),
+    "b64 of a number": (PREDICT, {"signature_name": "echo", "instances": [{"b64": 5}]},
+                        "base64"),
+    "true for a float": (PREDICT, {"signature_name": "double", "instances": [[True, 1.0]]},
+                         "expects numbers"),
+    "unknown input name": (PREDICT, {"instances": [{"distance": 1.0, "hour": 1, "carrier": "AA",
+                                                    "speed": 3}]}, "unknown {speed}"),
+    "ragged columnar input": (PREDICT, {"inputs": {"distance": [[1.0], 2.0], "hour": [1],
+                                                   "carrier": ["AA"]}}, "rectangular"),
+}
+BAD_VERSIONS = {
+    "version past 64 bits": (f"/v1/models/{MODEL}/versions/{2 ** 64}:predict",
+                             400, "Failed to convert version"),
+    "version of 10,000 digits": (f"/v1/models/{MODEL}/versions/{'9' * 10_000}",
+                                 400, "Failed to convert version"),
+    "path past the request line limit": (f"/v1/models/{MODEL}/versions/{'9' * DEEP}", 414,
+                                         "URI Too Long"),
+    "version 2**63": (f"/v1/models/{MODEL}/versions/{2 ** 63}/metadata", 400,
+                      "Failed to convert version"),
+    "largest int64 version": (f"/v1/models/{MODEL}/versions/{2 ** 63 - 1}:predict", 404,
+                              f"no version {2 ** 63 - 1}"),
+    "non-ASCII digits": (f"/v1/models/{MODEL}/versions/%D9%A3:predict", 404,
+                         "Malformed request"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REST))
+def test_malformed_rest_body_is_400_and_the_server_keeps_serving(server, case):
+    path, body, phrase = BAD_REST[case]
+    status, reply = server.rest("POST", path, body)
+    assert (status, set(reply)) == (400, {"error"}), reply
+    assert phrase in reply["error"]
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize("case", list(BAD_VERSIONS))
+def test_malformed_version_in_the_path(server, case):
+    path, expected, phrase = BAD_VERSIONS[case]
+    status, reply = server.rest("POST" if ":" in path else "GET", path,
+                                {"instances": [1]} if ":" in path else None)
+    assert status == expected and phrase in reply["error"], reply
+    assert_still_serving(server)
+
+
+BAD_HEADERS = {
+    "Content-Length not a number": (post_head(b"abc"), "is not a number"),
+    "negative Content-Length": (post_head(b"-1"), "is not a number"),
+    "Content-Length in superscript digits": (post_head(b"\xb2"), "is not a number"),
+    "Content-Length in exponent form": (post_head(b"1e3"), "is not a number"),
+    "Content-Length of 10**12": (post_head(b"1000000000000"), "--max-request-bytes"),
+    "Content-Length of 30 digits": (post_head(b"9" * 30), "is not a number"),
+    "Content-Length past the limit by one": (post_head(str(MAX_REQUEST_BYTES + 1).encode()),
+                                             "--max-request-bytes"),
+    "chunked body": (post_head(b"0", extra=b"Transfer-Encoding: chunked\r\n"),
+                     "Transfer-Encoding"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HEADERS))
+def test_malformed_content_length_is_400_without_reading_or_allocating(server, case):
+    head, phrase = BAD_HEADERS[case]
+    started = time.monotonic()
+    status, reply = raw_http(server.rest_port, head)
+    assert (status, set(reply)) == (400, {"error"}) and phrase in reply["error"], reply
+    assert time.monotonic() - started < 5
+    assert_still_serving(server)
+
+
+def test_valid_unicode_and_explicit_infinities_are_accepted(server):
+    status, reply = server.rest("POST", PREDICT, '{"signature_name": "echo", '
+                                '"instances": ["\\ud83d\\ude00", "\\u00e9"]}')
+    assert status == 200, reply
+    assert [row["length"] for row in reply["predictions"]] == [4, 2]  # UTF-8 bytes
+    status, reply = server.rest("POST", PREDICT, '{"signature_name": "double", '
+                                '"instances": [[Infinity, 3.4028234e38]]}')
+    assert status == 200, reply
+    assert reply["predictions"] == [[float("inf"), float("inf")]]
+
+
+def test_a_million_instances_are_refused_before_conversion(server):
+    body = json.dumps({"signature_name": "double", "instances": [[1.0, 2.0]] * 10 ** 6})
+    assert len(body) < MAX_REQUEST_BYTES
+    started = time.monotonic()
+    status, reply = server.rest("POST", PREDICT, body)
+    elapsed = time.monotonic() - started
+    assert status == 400 and "batch of 1000000 is larger" in reply["error"]
+    assert elapsed < 5, f"refused after {elapsed:.1f} s"  # conversion took about 50 s
+    assert_still_serving(server)
+
+
+# ---- gRPC -------------------------------------------------------------------------------------
+
+def tensor(dtype, dims, **values):
+    proto = tensor_pb2.TensorProto(dtype=dtype)
+    for size in dims:
+        proto.tensor_shape.dim.add(size=size)
+    for field, items in values.items():
+        if field == "tensor_content":
+            proto.tensor_content = items
+        else:
+            getattr(proto, field).extend(items)
+    return proto
+
+
+def predict_of(signature, **inputs):
+    request = predict_request({}, signature)
+    for name, proto in inputs.items():
+        request.inputs[name].CopyFrom(proto)
+    return request
+
+
+def flights(distance):
+    request = predict_request({"hour": np.array([1], np.int64),
+                               "carrier": np.array([b"AA"], object)})
+    request.inputs["distance"].CopyFrom(distance)
+    return request
+
+
+def examples_with_context(count):
+    request = classification_request()
+    listed = request.input.example_list_with_context
+    listed.context.features.feature["hour"].int64_list.value.append(1)
+    for _ in range(count):
+        listed.examples.add().features.feature["distance"].float_list.value.append(1.0)
+    return request
+
+
+FLOAT, STRING, UINT8 = types_pb2.DT_FLOAT, types_pb2.DT_STRING, types_pb2.DT_UINT8
+BAD_GRPC = {
+    "huge declared shape with one value": (
+        "Predict", flights(tensor(FLOAT, [10 ** 10], float_val=[1.0])), "--max-batch-size"),
+    "huge declared row size with one value": (
+        "Predict", predict_of("double", x=tensor(FLOAT, [1, 10 ** 12], float_val=[1.0])),
+        "--max-request-bytes"),
+    "declared sizes whose product overflows int64": (
+        "Predict", predict_of("double", x=tensor(FLOAT, [1, 2 ** 62, 2 ** 62], float_val=[1.0])),
+        "--max-request-bytes"),
+    "negative size": ("Predict", flights(tensor(FLOAT, [-1], float_val=[1.0])),
+                      "negative size"),
+    "rank 300": ("Predict", predict_of("double", x=tensor(FLOAT, [1] * 300, float_val=[1.0])),
+                 "at most 254"),
+    "unknown rank": ("Predict", flights(tensor_pb2.TensorProto(
+        dtype=FLOAT, tensor_shape={"unknown_rank": True}, float_val=[1.0])), "unknown rank"),
+    "invalid dtype": ("Predict", flights(tensor(types_pb2.DT_INVALID, [1], float_val=[1.0])),
+                      "must be float32, got DT_INVALID"),
+    "dtype number not in the enum": ("Predict", flights(tensor(9999, [1], float_val=[1.0])),
+                                     "must be float32, got dtype 9999"),
+    "content of the wrong length": ("Predict", flights(tensor(FLOAT, [2], tensor_content=b"abc")),
+                                    "not a valid TensorProto"),
+    "more values than the shape": ("Predict", predict_of("echo", data=tensor(
+        STRING, [1], string_val=[b"a", b"b"])), "not a valid TensorProto"),
+    "uint8 of 300": ("Predict", predict_of("small", x=tensor(UINT8, [2], int_val=[1, 300])),
+                     "input 'x': 300 is out of range for uint8"),
+    "uint8 of -1": ("Predict", predict_of("small", x=tensor(UINT8, [1], int_val=[-1])),
+                    "input 'x': -1 is out of range for uint8"),
+    "examples with context past the batch limit": ("Classify", examples_with_context(100),
+                                                   "--max-batch-size"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_GRPC))
+def test_malformed_grpc_request_is_invalid_argument_and_the_server_keeps_serving(server, case):
+    method, request, phrase = BAD_GRPC[case]
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as raised:
+        getattr(server.stub, method)(request, 30.0)
+    assert raised.value.code() == Code.INVALID_ARGUMENT, raised.value.details()
+    assert phrase in raised.value.details()
+    assert time.monotonic() - started < 5
+    assert_still_serving(server)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+UNDECODABLE = {
+    "Predict": [b"\xff\xff\xff\xff", b"\x0a\x05ab", _field(1, _field(1, b"\xff\xfe"))],
+    "Classify": [b"\x0a", _field(2, b"\x0a\x80")],
+    "Regress": [b"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"],
+    "GetModelMetadata": [_field(1, _field(1, b"fl\xc3"))],
+}
+
+
+@pytest.mark.parametrize("method,data", [(m, d) for m, ds in UNDECODABLE.items() for d in ds])
+def test_request_bytes_that_do_not_decode_are_invalid_argument(server, method, data):
+    call = server.channel.unary_unary(f"/tensorflow.serving.PredictionService/{method}")
+    with pytest.raises(grpc.RpcError) as raised:
+        call(data, timeout=30.0)
+    assert raised.value.code() == Code.INVALID_ARGUMENT, raised.value.details()
+    assert "the request is not a valid tensorflow.serving." in raised.value.details()
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize("signature,value,proto", [
+    ("small", 300, tensor(UINT8, [1], int_val=[300])),
+    ("small", -5, tensor(UINT8, [1], int_val=[-5])),
+])
+def test_out_of_range_is_the_same_answer_over_rest_and_grpc(server, signature, value, proto):
+    status, reply = server.rest("POST", PREDICT, {"signature_name": signature,
+                                                  "instances": [value]})
+    with pytest.raises(grpc.RpcError) as raised:
+        server.stub.Predict(predict_of(signature, x=proto), 30.0)
+    assert status == 400 and raised.value.code() == Code.INVALID_ARGUMENT
+    assert reply["error"] == raised.value.details()
+
+
+def test_a_grpc_message_over_the_size_limit_is_refused(server):
+    request = predict_of("echo", data=tensor(STRING, [1], string_val=[b"x" * MAX_REQUEST_BYTES]))
+    with pytest.raises(grpc.RpcError) as raised:
+        server.stub.Predict(request, 30.0)
+    assert raised.value.code() == Code.RESOURCE_EXHAUSTED  # gRPC's own answer, as TF Serving's
+    assert_still_serving(server)
+
+
+# ---- fuzz -------------------------------------------------------------------------------------
+
+SIGNATURES = ["", "predict", "classify", "regress", "double", "echo", "small", "half", "nope"]
+KEYS = st.sampled_from(["instances", "inputs", "examples", "context", "signature_name", "b64",
+                        "distance", "hour", "carrier", "x", "data"]) | st.text(max_size=4)
+LEAVES = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+          | st.sampled_from(["\ud800", "a\udfff", "\U0001f600"])
+          | st.builds(lambda t: {"b64": t}, st.text(max_size=8)))
+JSON = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(KEYS, inner, max_size=4), max_leaves=25)
+BODIES = st.fixed_dictionaries({}, optional={
+    "signature_name": st.sampled_from(SIGNATURES) | JSON, "instances": JSON, "inputs": JSON,
+    "examples": JSON, "context": JSON}) | JSON
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(path=st.sampled_from([PREDICT, CLASSIFY, REGRESS]), body=BODIES)
+def test_fuzzed_json_bodies_never_get_a_5xx(server, path, body):
+    status, reply = server.rest("POST", path, json.dumps(body))
+    assert status < 500, reply
+    assert status == 200 or set(reply) == {"error"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(path=st.sampled_from([PREDICT, CLASSIFY, REGRESS]),
+       data=st.binary(max_size=64) | JSON.map(lambda v: json.dumps(v).encode()[:-1]))
+def test_fuzzed_bytes_bodies_never_get_a_5xx(server, path, data):
+    status, reply = server.rest("POST", path, data)
+    assert 400 <= status < 500 and set(reply) == {"error"}, reply
+
+
+# ---- ports ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["gRPC", "REST"])
+def test_a_port_in_use_is_an_error(server, which):
+    port = server.grpc_port if which == "gRPC" else server.rest_port
+    ports = ["--port", str(port), "--rest-port", "0"] if which == "gRPC" else \
+        ["--port", "0", "--rest-port", str(port)]
+    second = subprocess.run(
+        [sys.executable, "-m", "skewless", "serve", server.process.args[4], "--model-name",
+         MODEL, *ports], capture_output=True, text=True, timeout=180)
+    assert second.returncode == 1, second.stderr
+    assert f"cannot listen for {which} on 127.0.0.1:{port}" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert_still_serving(server)

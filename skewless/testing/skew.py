@@ -384,24 +384,24 @@ def assert_same_features(first, second, records: Sequence[dict],
                         checker_for(second, batch_sizes).outputs(records), records)
 
 
-def assert_same_transform(first, second, records: Sequence[dict], call=None,
+def assert_same_transform(first, second, records: Sequence[dict], run=None,
                           names: tuple = ("the first", "the second")) -> None:
     """Assert that two compilations of a spec give bit-identical ``transform_features`` and
     ``transform_targets`` outputs for ``records``, called straight on their raw tensors
     (each side's tensors built with its own columns' defaults): the cheap comparison, without
-    ``input_fn`` or the serving receivers. ``call(transform, raw)`` runs one transform
-    (default: a plain call)."""
+    ``input_fn`` or the serving receivers. ``run(features, raw) -> (features, targets)``
+    runs one side (default: the two calls, as they are)."""
     records = list(records)
     if not records:
         return
-    call = call or (lambda transform, raw: transform(raw))
+    run = run or (lambda features, raw: (features.transform_features(raw),
+                                         features.transform_targets(raw)))
     outputs = []
     for features in (first, second):
         raw = raw_tensors(records, columns_of(features), kinds=("input", "label", "weight"))
-        outputs.append({part: _rows_of(call(getattr(features, f"transform_{part}"), raw),
-                                       len(records)) for part in ("features", "targets")})
-    for part in ("features", "targets"):
-        compare(part, outputs[0][part], outputs[1][part], names[0], names[1], records)
+        outputs.append([_rows_of(part, len(records)) for part in run(features, raw)])
+    for index, part in enumerate(("features", "targets")):
+        compare(part, outputs[0][index], outputs[1][index], names[0], names[1], records)
 
 
 def compare_outputs(first: dict, second: dict, records: Sequence[dict],

@@ -33,7 +33,8 @@ import numpy as np
 
 from .strategies import columns_of, raw_tensors, to_example
 
-__all__ = ["assert_no_skew", "assert_same_features", "compare_outputs", "SkewChecker"]
+__all__ = ["assert_no_skew", "assert_same_features", "compare_outputs", "SkewChecker",
+           "assert_same_transform", "check_batches"]
 
 WHOLE_LIST = 1 << 30  # the batch size that puts every record in one batch
 
@@ -173,12 +174,16 @@ class SkewChecker:
 
     # ---- running every path ----------------------------------------------------------------
 
-    def outputs(self, records: Sequence[dict], examples=None) -> dict:
+    def outputs(self, records: Sequence[dict], examples=None,
+                groups: Optional[Sequence[int]] = None) -> dict:
         """Every path's per-record rows: ``{path: {"features"|"targets"|"weights": {name:
         [Row, …]}}}``. ``examples`` are the records' ``tf.train.Example``s when they come
-        from files (default: built from the records)."""
+        from files (default: built from the records). ``groups`` (sizes summing to the
+        number of records) split the records into batches for the serving calls; training
+        reads them all from one file either way."""
         tf = _tf()
         count = len(records)
+        bounds = _bounds(groups or [count], count)
         if examples is None:
             examples = [to_example(record, self.columns) for record in records]
         with tf.io.TFRecordWriter(self.path) as writer:
@@ -192,12 +197,11 @@ class SkewChecker:
             result[label] = self._run(label, records, lambda: self._training(size, count))
         serving = [self._serving_example(e).SerializeToString() for e in examples]
         label = "serving (serving_input_receiver_fn, tf.Examples without labels)"
-        result[label] = self._run(label, records, lambda: {"features": _rows_of(
-            self.receive_examples(tf.constant(serving, dtype=tf.string)), count)})
-        raw = raw_tensors(records, self.columns)
+        result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (
+            self.receive_examples(tf.constant(serving[lo:hi], dtype=tf.string)))))
         label = "serving (raw_serving_input_receiver_fn, raw tensors)"
-        result[label] = self._run(label, records, lambda: {"features": _rows_of(
-            self.receive_raw(raw), count)})
+        result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (
+            self.receive_raw(raw_tensors(records[lo:hi], self.columns)))))
         return result
 
     def _training(self, size: Optional[int], count: int) -> dict:
@@ -241,13 +245,14 @@ class SkewChecker:
 
     # ---- the property ----------------------------------------------------------------------
 
-    def check(self, records: Sequence[dict], examples=None) -> dict:
+    def check(self, records: Sequence[dict], examples=None,
+              groups: Optional[Sequence[int]] = None) -> dict:
         """Raise AssertionError unless every path gives bit-identical features (and every
         training batch size identical targets and weights) for each record; return the
-        outputs (as ``outputs``)."""
+        outputs (as ``outputs``, whose ``groups`` split the serving calls)."""
         if not records:
             return {}
-        results = self.outputs(records, examples)
+        results = self.outputs(records, examples, groups)
         labels = list(results)
         whole = [label for label, size in zip(labels, self.batch_sizes) if size is None]
         reference = whole[0] if whole else labels[0]
@@ -259,6 +264,33 @@ class SkewChecker:
                     compare(part, results[reference][part], parts[part], reference, label,
                             records)
         return results
+
+
+def check_batches(checker: SkewChecker, batches: Sequence[Sequence[dict]]) -> int:
+    """``checker.check`` on many batches of records at a time, the cheap way: all the records
+    go to ``input_fn`` in one file (one pass per batch size: one record per batch, and all in
+    one batch), and each batch is one call of each serving receiver. Returns the number of
+    records checked."""
+    batches = [list(batch) for batch in batches if batch]
+    records = [record for batch in batches for record in batch]
+    checker.check(records, groups=[len(batch) for batch in batches])
+    return len(records)
+
+
+def _bounds(groups: Sequence[int], count: int) -> list[tuple]:
+    if sum(groups) != count or any(size < 1 for size in groups):
+        raise ValueError(f"groups {list(groups)} do not split {count} records")
+    ends = np.cumsum([0, *groups]).tolist()
+    return list(zip(ends[:-1], ends[1:]))
+
+
+def _serve(bounds: list, receive) -> dict:
+    """The serving rows of every group of records, one ``receive(lo, hi)`` call per group."""
+    rows_ = {}
+    for lo, hi in bounds:
+        for name, part in _rows_of(receive(lo, hi), hi - lo).items():
+            rows_.setdefault(name, []).extend(part)
+    return {"features": rows_}
 
 
 def _signature_names(signature) -> list[str]:
@@ -350,6 +382,26 @@ def assert_same_features(first, second, records: Sequence[dict],
     if records:
         compare_outputs(checker_for(first, batch_sizes).outputs(records),
                         checker_for(second, batch_sizes).outputs(records), records)
+
+
+def assert_same_transform(first, second, records: Sequence[dict], run=None,
+                          names: tuple = ("the first", "the second")) -> None:
+    """Assert that two compilations of a spec give bit-identical ``transform_features`` and
+    ``transform_targets`` outputs for ``records``, called straight on their raw tensors
+    (each side's tensors built with its own columns' defaults): the cheap comparison, without
+    ``input_fn`` or the serving receivers. ``run(features, raw) -> (features, targets)``
+    runs one side (default: the two calls, as they are)."""
+    records = list(records)
+    if not records:
+        return
+    run = run or (lambda features, raw: (features.transform_features(raw),
+                                         features.transform_targets(raw)))
+    outputs = []
+    for features in (first, second):
+        raw = raw_tensors(records, columns_of(features), kinds=("input", "label", "weight"))
+        outputs.append([_rows_of(part, len(records)) for part in run(features, raw)])
+    for index, part in enumerate(("features", "targets")):
+        compare(part, outputs[0][index], outputs[1][index], names[0], names[1], records)
 
 
 def compare_outputs(first: dict, second: dict, records: Sequence[dict],

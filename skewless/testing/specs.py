@@ -12,8 +12,11 @@ generated specs have no data.
 """
 from __future__ import annotations
 
+import builtins
 import functools
+import keyword
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -24,7 +27,8 @@ from ..types import CONST, DTYPES, NUMERIC, SCALAR, VARIABLE, Shape, Type, fixed
 from .strategies import (FLOAT32_EDGES, INT64_EDGES, INT64_MAX, INT64_MIN, STRING_EDGES,
                          unflatten)
 
-__all__ = ["spec_sources", "uncovered_ops", "render_literal", "CONSTANTS", "BY_PARAMETER"]
+__all__ = ["spec_sources", "uncovered_ops", "render_literal", "CONSTANTS", "BY_PARAMETER",
+           "NAME_FORMS", "accepted_types"]
 
 # ---- literals of the language --------------------------------------------------------------
 
@@ -378,12 +382,37 @@ def _chain(d, start: Value, pool: Sequence[Value], steps: int, kinds: tuple,
 
 TRICKY_NAMES = ("raw", "tf", "_ops", "_rt", "class", "def", "lambda", "None", "True", "if",
                 "self", "log", "hash", "count", "transform_features", "_features", "COLUMNS",
-                "input_fn", "__x", "_", "_v1", "_v2", "x", "_x", "__init__", "print", "_table_x")
+                "input_fn", "__x", "_", "_v1", "_v2", "x", "_x", "__init__", "print", "_table_x",
+                "x_2", "class_", "Raw", "FEATURE_KEYS", "match", "type", "len", "float", "NaN",
+                "Inf", "__", "_2")
+
+# The forms a name of the language can take, each with a test: the generator must reach them
+# all (tests/test_load_matches_module.py draws specs until it has seen each).
+NAME_FORMS: dict[str, Callable[[str], bool]] = {
+    "lower case": lambda n: n[0].isalpha() and n.islower(),
+    "upper or mixed case": lambda n: any(c.isupper() for c in n),
+    "one character": lambda n: len(n) == 1,
+    "long (30 characters or more)": lambda n: len(n) >= 30,
+    "with digits": lambda n: any(c.isdigit() for c in n),
+    "one leading underscore": lambda n: n.startswith("_") and not n.startswith("__"),
+    "two leading underscores": lambda n: n.startswith("__"),
+    "a Python keyword": keyword.iskeyword,
+    "a Python builtin": lambda n: n in vars(builtins),
+    "a function's name": lambda n: n in all_ops(),
+    "a name of the generated module": lambda n: n in ("raw", "tf", "_ops", "_rt", "COLUMNS",
+                                                      "FEATURE_KEYS", "_features",
+                                                      "transform_features", "input_fn"),
+    "a suffix a renamed name gets (x_2, class_)": lambda n: bool(re.search(r"._\d+$|._$", n)),
+}
 
 
 def _names(count: int, avoid: frozenset = frozenset()) -> st.SearchStrategy:
     plain = st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True)
-    name = st.one_of(plain, plain, st.sampled_from(TRICKY_NAMES)).filter(
+    any_form = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
+    long = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{29,40}", fullmatch=True)
+    functions = st.sampled_from(sorted(all_ops()))
+    name = st.one_of(plain, plain, any_form, st.sampled_from(TRICKY_NAMES), functions,
+                     long).filter(
         lambda n: n not in RESERVED and n not in avoid and n.isidentifier() and n.isascii())
     return st.lists(name, min_size=count, max_size=count, unique=True)
 
@@ -416,17 +445,19 @@ def _default_text(draw, dtype: str, shape: Shape) -> tuple:
 @st.composite
 def spec_sources(draw, ops: Optional[Iterable[str]] = None, every_op: bool = False,
                  max_inputs: int = 6, max_features: int = 5,
-                 avoid_names: Iterable[str] = ()) -> str:
+                 avoid_names: Iterable[str] = (), calls: Optional[str] = None) -> str:
     """The text of a random, valid .feat spec.
 
     ``ops`` restricts the functions used (default: every registered one); ``every_op``
     adds an input of every dtype and shape and one output per function, so that each is
-    called at least once. Specs have 1..``max_inputs`` inputs, one or two labels, sometimes
-    a weight, lets, features and targets. Names are plain or tricky (Python keywords,
-    names the generated module uses); ``avoid_names`` are never used."""
+    called at least once; ``calls`` (a function's name) adds an input of a type it takes and
+    one to three outputs that call it, on drawn values with drawn arguments. Specs have
+    1..``max_inputs`` inputs, one or two labels, sometimes a weight, lets, features and
+    targets. Names take every form of ``NAME_FORMS``; ``avoid_names`` are never used."""
     registry = all_ops()
     ops = sorted(set(ops) & set(registry)) if ops is not None else None
-    kinds = _probe_types() if every_op else []
+    kinds = _probe_types() if every_op else [_varied(draw, calls)] if calls else []
+    first = 1 if calls else 0  # input 0 then stays a scalar that a feature can pass through
     n_inputs = draw(st.integers(1, max_inputs)) + len(kinds)
     n_labels = draw(st.integers(1, 2))
     has_weight = draw(st.booleans())
@@ -443,8 +474,8 @@ def spec_sources(draw, ops: Optional[Iterable[str]] = None, every_op: bool = Fal
         name = next(take)
         if role == "weight":
             dtype, shape, dims = draw(st.sampled_from(["float32", "int64"])), SCALAR, ""
-        elif i < len(kinds):
-            dtype, shape = kinds[i].dtype, kinds[i].shape
+        elif first <= i < first + len(kinds):
+            dtype, shape = kinds[i - first].dtype, kinds[i - first].shape
             dims = {"scalar": "", "variable": "[]"}.get(shape.kind, f"{list(shape.dims)}")
         else:
             dtype = draw(st.sampled_from(DTYPES))
@@ -494,6 +525,11 @@ def spec_sources(draw, ops: Optional[Iterable[str]] = None, every_op: bool = Fal
         outputs.append(("target" if is_target else "feature", value))
     if every_op:
         outputs += _every_op(d, all_pool, serving_pool, ops)
+    for _ in range(draw(st.integers(1, 3)) if calls else 0):
+        values = draw(st.permutations(serving_pool + [v for v in all_pool if v.training]))
+        output = _output_calling(d, calls, values, all_pool, serving_pool)
+        if output is not None:
+            outputs.append(output)
     if not any(kind == "feature" for kind, _ in outputs):
         outputs.append(("feature", inputs[0]))
     used = set()
@@ -511,24 +547,52 @@ def spec_sources(draw, ops: Optional[Iterable[str]] = None, every_op: bool = Fal
 
 def _every_op(d, all_pool, serving_pool, ops) -> list:
     """One output per function: the function applied to the first value it takes."""
-    registry = all_ops()
+    values = serving_pool + [v for v in all_pool if v.training]
     outputs = []
-    for name in (sorted(ops) if ops is not None else sorted(registry)):
-        for value in serving_pool + [v for v in all_pool if v.training]:
-            if _accepts(name, value.type) is None:
-                continue
-            pool = all_pool if value.training else serving_pool
-            result = None
-            for _ in range(16):  # a few draws may not fit; every op must appear
-                result = call(d, registry[name], value, pool)
-                if result is not None:
-                    break
-            if result is None:
-                continue
-            kinds = ("scalar", "fixed") if result.training else ("scalar", "fixed", "sparse")
-            if result.type.shape.kind not in kinds:
-                result = _step(d, result, pool, kinds=kinds)
-            if result is not None:
-                outputs.append(("target" if result.training else "feature", result))
-                break
+    for name in (sorted(ops) if ops is not None else sorted(all_ops())):
+        output = _output_calling(d, name, values, all_pool, serving_pool)
+        if output is not None:
+            outputs.append(output)
     return outputs
+
+
+def _output_calling(d, name: str, values: Sequence[Value], all_pool, serving_pool):
+    """A ``(kind, value)`` output that calls ``name`` on the first of ``values`` it takes
+    (passed through one more function when the call's shape cannot be an output), or None."""
+    registry = all_ops()
+    for value in values:
+        if _accepts(name, value.type) is None:
+            continue
+        pool = all_pool if value.training else serving_pool
+        result = None
+        for _ in range(16):  # a few draws may not fit; the function must appear
+            result = call(d, registry[name], value, pool)
+            if result is not None:
+                break
+        if result is None:
+            continue
+        kinds = ("scalar", "fixed") if result.training else ("scalar", "fixed", "sparse")
+        if result.type.shape.kind not in kinds:
+            result = _step(d, result, pool, kinds=kinds)
+        if result is not None:
+            return ("target" if result.training else "feature", result)
+    return None
+
+
+def accepted_types(name: str) -> list[Type]:
+    """The probe types (every dtype in every shape kind) a function takes as its first
+    value argument."""
+    return [t for t in _probe_types() if _accepts(name, t) is not None]
+
+
+def _varied(draw, name: str) -> Type:
+    """A type ``name`` takes, with drawn dimensions for fixed and sparse shapes."""
+    probe = draw(st.sampled_from(accepted_types(name)))
+    if probe.shape.kind == "fixed":
+        shape = fixed(*draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+    elif probe.shape.kind == "sparse":
+        shape = Shape("sparse", (draw(st.integers(1, 20)),))
+    else:
+        return probe
+    varied = Type(probe.dtype, shape)
+    return varied if _accepts(name, varied) is not None else probe

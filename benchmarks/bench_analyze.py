@@ -69,7 +69,7 @@ def run(settings) -> list:
             "skewless": fresh_process([python, "-m", "skewless", "compile", str(FLIGHTS_SPEC),
                                        "--data", *listed, "-o", str(output)], env=env),
             "hand": fresh_process([python, str(BY_HAND), *listed], env=env),
-        }, settings.process_rounds)
+        }, settings.process_rounds, warmup=settings.process_warmup)
     records = []
     for factor in sizes:
         rows = factor * settings.rows

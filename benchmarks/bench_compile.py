@@ -21,12 +21,12 @@ def run(settings) -> list:
         "compile": fresh_process([python, "-m", "skewless", "compile", str(spec), "-o",
                                   str(output)], env=env),
         "pass": fresh_process([python, "-c", "pass"], env=env),
-    }, settings.process_rounds)
+    }, settings.process_rounds, warmup=settings.process_warmup)
     import_times = alternate({
         "module": fresh_process([python, "-c", "import wide_features"], cwd=str(folder), env=env),
         "tensorflow": fresh_process([python, "-c", "import tensorflow"], cwd=str(folder),
                                     env=env),
-    }, settings.process_rounds)
+    }, settings.process_rounds, warmup=settings.process_warmup)
     return [
         comparison("compile a 500-feature spec, no analyzers (fresh process)",
                    compile_times["compile"], compile_times["pass"],

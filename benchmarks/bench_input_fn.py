@@ -53,9 +53,12 @@ def differences(ours: dict, theirs: dict, exact: bool) -> dict:
     return found
 
 
-def max_float_difference(ours: dict, theirs: dict) -> float:
-    return max((float(np.nanmax(np.abs(ours[k] - theirs[k]), initial=0.0))
-                for k in ours if ours[k].dtype.kind == "f"), default=0.0)
+def largest_float_difference(ours: dict, theirs: dict) -> str:
+    """The largest absolute difference of float outputs, and where."""
+    gaps = [(float(np.nanmax(np.abs(ours[k] - theirs[k]), initial=0.0)), k)
+            for k in ours if ours[k].dtype.kind == "f"]
+    gap, key = max(gaps, default=(0.0, "no float output"))
+    return f"{gap:.3g} ({key})"
 
 
 def check_same_values(name: str, datasets: dict) -> dict:
@@ -70,8 +73,8 @@ def check_same_values(name: str, datasets: dict) -> dict:
         raise ValueError(f"{name}: the pipelines disagree on the first batch: {problems}")
     return {"first batch": f"{len(first['generated'])} outputs compared",
             "generated vs load": "identical",
-            "generated vs hand-written": f"allclose(rtol={RTOL}, atol={ATOL}); max |difference| "
-                                         f"{max_float_difference(first['generated'], first['hand']):.3g}"}
+            "generated vs hand-written": f"allclose(rtol={RTOL}, atol={ATOL}); largest "
+            f"|difference| {largest_float_difference(first['generated'], first['hand'])}"}
 
 
 def compare_spec(name: str, settings) -> list:

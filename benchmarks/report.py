@@ -78,7 +78,8 @@ def markdown(run: dict) -> str:
         "",
         f"Settings: {run['settings']['rows']:,} rows, {run['settings']['rounds']} rounds "
         f"(fresh-process measures: {run['settings']['process_rounds']}), batch size "
-        f"{run['settings']['batch_size']}{', quick (smoke) run' if run['settings']['quick'] else ''}.",
+        f"{run['settings']['batch_size']}"
+        f"{'; a quick (smoke) run: figures not meaningful' if run['settings']['quick'] else ''}.",
         "",
         "Ratios are skewless / baseline per round, of time (or latency, or memory): below 1.0 "
         "skewless is faster (smaller). Each figure's baseline was measured in the same run, in "

@@ -33,10 +33,10 @@ from timing import machine  # noqa: E402
 
 BENCHMARKS = {"input_fn": bench_input_fn, "serving": bench_serving, "compile": bench_compile,
               "analyze": bench_analyze, "tft": bench_tft}
-FULL = {"rows": 300_000, "rounds": 5, "process_rounds": 5, "serving_calls": 2000,
-        "throughput_calls": 500}
-QUICK = {"rows": 5_000, "rounds": 2, "process_rounds": 3, "serving_calls": 2000,
-         "throughput_calls": 100}
+FULL = {"rows": 300_000, "rounds": 5, "process_rounds": 5, "process_warmup": 1,
+        "serving_calls": 2000, "throughput_calls": 500}
+QUICK = {"rows": 5_000, "rounds": 2, "process_rounds": 3, "process_warmup": 0,
+         "serving_calls": 2000, "throughput_calls": 100}
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -56,8 +56,8 @@ def parse(argv=None) -> argparse.Namespace:
     args.rounds = args.rounds or defaults["rounds"]
     # fresh-process measures take the median of at least 5 runs (3 in a smoke run)
     args.process_rounds = max(args.rounds, defaults["process_rounds"])
-    args.serving_calls = defaults["serving_calls"]
-    args.throughput_calls = defaults["throughput_calls"]
+    for key in ("process_warmup", "serving_calls", "throughput_calls"):
+        setattr(args, key, defaults[key])
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(args.only) - set(BENCHMARKS)
     if unknown:
@@ -84,8 +84,8 @@ def main(argv=None) -> int:
     failures += [f"{r['measure']}: {r['notes']['failed']}" for r in results
                  if r["notes"].get("failed")]
     run.update(settings={key: getattr(args, key) for key in (
-        "rows", "rounds", "process_rounds", "quick", "batch_size", "serving_calls",
-        "throughput_calls", "only")},
+        "rows", "rounds", "process_rounds", "process_warmup", "quick", "batch_size",
+        "serving_calls", "throughput_calls", "only")},
         elapsed_s=time.perf_counter() - start, load_average_at_end=os.getloadavg(),
         results=results, failures=failures)
     for path in report.write(run, args.out):

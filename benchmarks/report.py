@@ -18,17 +18,25 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _value(record: dict, key: str, side: str) -> str:
+def _best(record: dict, key: str, side: str) -> str:
     """The best figure of one side: a rate when the comparison has one, else the value."""
     entry = record["figures"][key]
     if record["rate_unit"] and key in ("wall", "cpu"):
         return f"{entry[f'best_rate_{side}']:,.0f} {record['rate_unit']}"
-    value, unit = entry[f"best_{side}"], record["unit"] if key in ("wall", "cpu") else ""
+    value = entry[f"best_{side}"]
     if key.endswith("_us"):
         return f"{value:,.0f} µs"
     if key == "peak_rss_mb":
         return f"{value:,.0f} MB"
-    return f"{value:.3f} {unit}".strip()
+    return f"{value:.3f} {record['unit']}"
+
+
+def _cell(record: dict, key: str, side: str) -> str:
+    """A side's label and best figure; for wall time, its best CPU figure beside it."""
+    text = f"{record[side]}: {_best(record, key, side)}"
+    if key == "wall" and "cpu" in record["figures"]:
+        text += f" (CPU: {_best(record, 'cpu', side)})"
+    return text
 
 
 def _ratio(record: dict, key: str) -> str:
@@ -40,17 +48,18 @@ def _ratio(record: dict, key: str) -> str:
 
 
 def table(records: list) -> str:
+    """One row per comparison and figure; CPU time sits beside the figure it goes with."""
     lines = ["| measure | skewless (best) | baseline (best) | ratio: median (range) | "
              "CPU ratio: median (range) | target |",
              "|---|---|---|---|---|---|"]
     for record in records:
-        keys = list(record["figures"])
-        main = keys[0]
-        label = LABELS.get(main, main)
-        lines.append(
-            f"| {record['measure']} — {label} | {record['ours']}: {_value(record, main, 'ours')} "
-            f"| {record['theirs']}: {_value(record, main, 'theirs')} | {_ratio(record, main)} "
-            f"| {_ratio(record, 'cpu') if main != 'cpu' else '—'} | {record['target']} |")
+        keys = [key for key in record["figures"] if key != "cpu"] or ["cpu"]
+        for number, key in enumerate(keys):
+            cpu = _ratio(record, "cpu") if number == 0 and key != "cpu" else "—"
+            target = record["target"] if number == 0 else ""
+            lines.append(
+                f"| {record['measure']} — {LABELS.get(key, key)} | {_cell(record, key, 'ours')} "
+                f"| {_cell(record, key, 'theirs')} | {_ratio(record, key)} | {cpu} | {target} |")
     return "\n".join(lines)
 
 

@@ -102,6 +102,7 @@ def markdown(run: dict) -> str:
 
 
 def write(run: dict, folder: Path) -> tuple:
+    folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path = folder / "results.json", folder / "results.md"
     write_atomic(json_path, json.dumps(run, indent=2, ensure_ascii=False) + "\n")
     write_atomic(md_path, markdown(run))

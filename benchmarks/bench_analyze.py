@@ -1,168 +1,88 @@
-"""Analyzer throughput of flights.feat against reading the same rows into memory and
-computing the same statistics with numpy, and, when tensorflow_transform is importable,
-against tf.Transform's AnalyzeDataset, in the same run; and peak memory of the local engine
-when the data grows 10x. Prints ratios (skewless time / the other's time).
+"""Analysis, as fresh processes: ``python -m skewless compile flights.feat --data FILES``
+against ``by_hand_analyze.py`` (parse the same columns with tf.io.parse_example, then numpy)
+over the same files, at 1x and 10x the rows (the files listed 10 times, through symbolic
+links): wall and CPU time, peak resident memory of each process, and how skewless's memory
+grows from 1x to 10x.
 
-    python benchmarks/bench_analyze.py [--rows 300000]
-
-tf.Transform is optional and never a dependency of skewless or its tests: without it the
-comparison is skipped. It runs in a venv of its own (see benchmarks/README.md): each release
-pins one minor version of tensorflow, and through tfx-bsl one of tensorflow-serving-api.
-"""
+Before timing, the by-hand statistics are compared with skewless's: the same mean, std and
+vocabularies (quantile boundaries are reported side by side: skewless's come from a
+deterministic sketch, numpy's from the sorted data)."""
 from __future__ import annotations
 
-import argparse
-import os
+import json
+import math
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from data import BENCHMARKS, FLIGHTS_SPEC, child_env, constants, flights_data, stats_file, \
+    training_files
+from timing import alternate, comparison, fresh_process
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from data import SPEC, flights_data  # noqa: E402
-
-import skewless  # noqa: E402
-from skewless.analyze import analyze  # noqa: E402
+BY_HAND = BENCHMARKS / "by_hand_analyze.py"
+COPIES = 10
 
 
-def skewless_analyze(pattern: str) -> float:
-    graph = skewless.check_file(str(SPEC))
-    start = time.perf_counter()
-    analyze(graph, pattern, progress=False)
-    return time.perf_counter() - start
+def linked_copies(files: list, folder: Path, copies: int) -> list:
+    """``files`` listed ``copies`` times, under distinct names (symbolic links)."""
+    folder.mkdir()
+    linked = []
+    for copy in range(copies):
+        for path in files:
+            link = folder / f"{copy}-{Path(path).name}"
+            link.symlink_to(path)
+            linked.append(str(link))
+    return linked
 
 
-def numpy_analyze(pattern: str) -> float:
-    """What a user without skewless would do: load the columns, then numpy."""
-    start = time.perf_counter()
-    spec = {
-        "distance": tf.io.FixedLenFeature([], tf.int64),
-        "carrier": tf.io.FixedLenFeature([], tf.string),
-        "dest": tf.io.FixedLenFeature([], tf.string),
-        "sched_dep_time": tf.io.FixedLenFeature([], tf.int64),
-    }
-    columns = {key: [] for key in spec}
-    files = sorted(tf.io.gfile.glob(pattern))
-    for batch in tf.data.TFRecordDataset(files).batch(4096).map(
-            lambda r: tf.io.parse_example(r, spec)).as_numpy_iterator():
-        for key, value in batch.items():
-            columns[key].append(value)
-    data = {key: np.concatenate(parts) for key, parts in columns.items()}
-    distance = data["distance"].astype(np.float64)
-    distance.mean(), distance.std()
-    np.unique(data["carrier"], return_counts=True)
-    np.unique(np.char.lower(data["dest"].astype(str)), return_counts=True)
-    np.quantile(data["sched_dep_time"], np.linspace(0.1, 0.9, 9))
-    return time.perf_counter() - start
+def check_statistics(files: list, stats: Path) -> dict:
+    """The by-hand script's statistics against skewless's; raises ValueError on a
+    difference."""
+    result = subprocess.run([sys.executable, str(BY_HAND), *files, "--json"], check=True,
+                            capture_output=True, text=True, env=child_env())
+    theirs, ours = json.loads(result.stdout.splitlines()[-1]), constants(stats)
+    problems = []
+    for key in ("carrier_id/vocab", "dest_id/vocab"):
+        if ours[key] != theirs[key]:
+            problems.append(f"{key}: {ours[key]} vs {theirs[key]}")
+    for name, tolerance in (("mean", 1e-12), ("std", 1e-9)):
+        a, b = ours["distance_z/zscore"][name], theirs["distance_z/zscore"][name]
+        if not math.isclose(a, b, rel_tol=tolerance):
+            problems.append(f"distance_z/zscore {name}: {a} vs {b}")
+    if problems:
+        raise ValueError("by-hand statistics differ from skewless's: " + "; ".join(problems))
+    return {"statistics": "same mean, std and vocabularies as skewless",
+            "quantile boundaries (skewless | numpy)":
+            f"{ours['dep_q/bucketize']['boundaries']} | {theirs['dep_q/bucketize']['boundaries']}"}
 
 
-def tft_analyze(pattern: str) -> float:
-    """tf.Transform's AnalyzeDataset over the same files, computing the analyzers of
-    flights.feat: mean and variance of distance, the vocabulary of carrier, the top 50 of
-    lowercased dest and 10 quantile buckets of sched_dep_time. Beam's DirectRunner, in
-    process, one worker; the time includes building and tracing the pipeline, as the local
-    engine's includes its own set-up."""
-    import apache_beam as beam
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import schema_utils
-    from tfx_bsl.public import tfxio
-
-    spec = {
-        "distance": tf.io.FixedLenFeature([], tf.int64),
-        "carrier": tf.io.FixedLenFeature([], tf.string),
-        "dest": tf.io.FixedLenFeature([], tf.string),
-        "sched_dep_time": tf.io.FixedLenFeature([], tf.int64),
-    }
-
-    def preprocessing_fn(inputs):
-        return {
-            "distance_z": tft.scale_to_z_score(tf.cast(inputs["distance"], tf.float32)),
-            "carrier_id": tft.compute_and_apply_vocabulary(inputs["carrier"],
-                                                           num_oov_buckets=1),
-            "dest_id": tft.compute_and_apply_vocabulary(
-                tf.strings.lower(inputs["dest"], encoding="utf-8"), top_k=50,
-                num_oov_buckets=1),
-            "dep_q": tft.bucketize(inputs["sched_dep_time"], num_buckets=10),
-        }
-
-    options = beam.options.pipeline_options.PipelineOptions(  # flags=[]: not our sys.argv
-        flags=[], runner="DirectRunner", direct_running_mode="in_memory", direct_num_workers=1)
-    with tempfile.TemporaryDirectory() as temp_dir:
-        start = time.perf_counter()
-        source = tfxio.TFExampleRecord(
-            file_pattern=pattern, schema=schema_utils.schema_from_feature_spec(spec))
-        with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=temp_dir):
-            raw = pipeline | "Read" >> source.BeamSource()
-            _ = (raw, source.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(preprocessing_fn)
-        return time.perf_counter() - start
-
-
-def tft_version() -> str | None:
-    """tf.Transform's version when it can be imported, else None (the comparison is skipped)."""
-    try:
-        import tensorflow_transform
-        import tensorflow_transform.beam  # noqa: F401
-    except Exception as error:  # not installed, or installed against another TensorFlow
-        if not isinstance(error, ModuleNotFoundError):
-            print(f"  (tensorflow_transform is installed but failed to import: {error!r})")
-        return None
-    return tensorflow_transform.__version__
-
-
-def peak_memory_mb(files: list) -> float:
-    """Peak RSS of a separate process analyzing the files, as it reports it."""
-    code = ("import sys, os, resource; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import skewless; "
-            "from skewless.analyze import analyze; "
-            f"analyze(skewless.check_file({str(SPEC)!r}), sys.argv[1:], progress=False); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    result = subprocess.run([sys.executable, "-c", code, *files], check=True,
-                            capture_output=True, text=True)
-    return int(result.stdout.split()[-1]) / 1024
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=300_000)
-    args = parser.parse_args()
-    pattern = flights_data(args.rows)
-    ours = min(skewless_analyze(pattern) for _ in range(2))
-    theirs = min(numpy_analyze(pattern) for _ in range(2))
-    print(f"analyze {args.rows:,} rows (zscore, 2 vocabularies, quantiles):")
-    print(f"  skewless local engine   {args.rows / ours:12,.0f} rows/s")
-    print(f"  load + numpy            {args.rows / theirs:12,.0f} rows/s")
-    print(f"  ratio (time)            {ours / theirs:12.2f}")
-
-    version = tft_version()
-    if version is None:
-        print("tf.Transform comparison skipped: tensorflow_transform is not importable")
-    else:
-        import apache_beam
-
-        tft_time = min(tft_analyze(pattern) for _ in range(2))
-        print(f"analyze with tf.Transform {version} (Beam {apache_beam.__version__} DirectRunner, "
-              f"TensorFlow {tf.__version__}):")
-        print(f"  tf.Transform AnalyzeDataset {args.rows / tft_time:8,.0f} rows/s")
-        print(f"  ratio skewless/tf.Transform (time) {ours / tft_time:5.2f}")
-
-    files = sorted(tf.io.gfile.glob(pattern))
-    with tempfile.TemporaryDirectory() as folder:
-        copies = []
-        for copy in range(10):
-            for path in files:
-                link = Path(folder) / f"{copy}-{Path(path).name}"
-                link.symlink_to(path)
-                copies.append(str(link))
-        small, large = peak_memory_mb(files), peak_memory_mb(copies)
-    print("peak memory of the local engine (separate process):")
-    print(f"  {args.rows:>11,} rows   {small:8.0f} MB")
-    print(f"  {10 * args.rows:>11,} rows   {large:8.0f} MB   ({large / small:.2f}x)")
-
-
-if __name__ == "__main__":
-    main()
+def run(settings) -> list:
+    pattern = flights_data(settings.rows)
+    files = training_files(pattern)
+    check = check_statistics(files, stats_file(FLIGHTS_SPEC, pattern))
+    sizes = {1: files, COPIES: linked_copies(files, settings.workdir / "copies", COPIES)}
+    output = settings.workdir / "analyzed_features.py"
+    env, python = child_env(), sys.executable
+    samples = {}
+    for factor, listed in sizes.items():
+        samples[factor] = alternate({
+            "skewless": fresh_process([python, "-m", "skewless", "compile", str(FLIGHTS_SPEC),
+                                       "--data", *listed, "-o", str(output)], env=env),
+            "hand": fresh_process([python, str(BY_HAND), *listed], env=env),
+        }, settings.process_rounds, warmup=settings.process_warmup)
+    records = []
+    for factor in sizes:
+        rows = factor * settings.rows
+        records.append(comparison(
+            f"analysis of flights.feat, {rows:,} rows (fresh process)",
+            samples[factor]["skewless"], samples[factor]["hand"],
+            ours_label="skewless compile --data", theirs_label="parse_example + numpy",
+            keys=("wall", "cpu", "peak_rss_mb"), work=rows, rate_unit="rows/s",
+            target="time ratio ≤ 1.0", notes=check if factor == 1 else {}))
+    for side, label in (("skewless", "skewless compile --data"),
+                        ("hand", "parse_example + numpy")):
+        records.append(comparison(
+            f"peak memory of {label}, {COPIES}× vs 1× the rows", samples[COPIES][side],
+            samples[1][side], ours_label=f"{COPIES}×", theirs_label="1×",
+            keys=("peak_rss_mb",), target="flat (≈ 1.0)" if side == "skewless" else "(reported)"))
+    return records

@@ -8,6 +8,10 @@ import numpy as np
 import tensorflow as tf
 
 DTYPES = ("int64", "float32", "string", "bool")
+# Per-example size limits of values, checked when compiling (see docs/language.md, "Limits").
+MAX_ELEMENTS = 2**20  # values of a fixed-shape column or result, per example
+MAX_RANK = 32  # dimensions of a fixed shape
+MAX_SPARSE_SIZE = 2**62  # the declared size of a sparse vector (its int64 indices)
 NUMERIC = ("int64", "float32")
 TF_DTYPES = {"int64": tf.int64, "float32": tf.float32, "string": tf.string, "bool": tf.bool}
 # How each dtype is stored in a tf.train.Example (bool is stored as int64 0/1).

@@ -147,20 +147,21 @@ class Lowering:
         bound = self._bind(op, node)
         if bound is None:
             return None
-        values, consts, rest = bound
-        return self._apply(op, node, values, consts, rest, what=op.name)
+        values, consts, rest, const_exprs = bound
+        return self._apply(op, node, values, consts, rest, what=op.name, const_exprs=const_exprs)
 
     # ---- calls -------------------------------------------------------------------------
 
     def _bind(self, op: Op, call: ast.Call):
-        """Match arguments to parameters; returns (value exprs, const values, variadic exprs)."""
-        values, consts, rest, ok = {}, {}, [], True
+        """Match arguments to parameters; returns (value exprs, const values, variadic exprs,
+        const exprs: where each given constant is written)."""
+        values, consts, rest, ok, const_exprs = {}, {}, [], True, {}
         positional = [p for p in op.params if p.name != op.variadic]
         args = list(call.args)
         if op.variadic:
             rest, args = args, []
         for param, arg in zip(positional, args):
-            ok &= self._bind_one(op, param, arg, values, consts)
+            ok &= self._bind_one(op, param, arg, values, consts, const_exprs)
         for arg in args[len(positional):]:
             piped = " (counting the piped value)" if call.piped else ""
             self.errors.error(arg.pos, f"{op.name} takes {len(positional)} positional "
@@ -178,7 +179,7 @@ class Lowering:
                 self.errors.error(keyword.pos, f"{op.name} got '{keyword.name}' twice")
                 ok = False
             else:
-                ok &= self._bind_one(op, param, keyword.value, values, consts)
+                ok &= self._bind_one(op, param, keyword.value, values, consts, const_exprs)
         for param in positional:
             if param.name in values or param.name in consts:
                 continue
@@ -192,12 +193,13 @@ class Lowering:
         if op.variadic and len(rest) < 2:
             self.errors.error(call.pos, f"{op.name} takes at least 2 values, got {len(rest)}")
             ok = False
-        return (values, consts, rest) if ok else None
+        return (values, consts, rest, const_exprs) if ok else None
 
-    def _bind_one(self, op: Op, param, arg, values: dict, consts: dict) -> bool:
+    def _bind_one(self, op: Op, param, arg, values: dict, consts: dict, const_exprs: dict) -> bool:
         if not param.const:
             values[param.name] = arg
             return True
+        const_exprs[param.name] = arg
         value = literal_value(arg)
         if value is None and isinstance(arg, ast.Name) and arg.id in DTYPES:
             value = arg.id
@@ -206,11 +208,13 @@ class Lowering:
                                        "number, string, list or type name), not an expression")
             return False
         if not self._need_int64(value, arg.pos):
+            consts[param.name] = None  # given, though wrong: not also "missing"
             return False
         consts[param.name] = value
         return True
 
-    def _apply(self, op: Op, node, value_exprs: dict, consts: dict, rest_exprs: list, what: str):
+    def _apply(self, op: Op, node, value_exprs: dict, consts: dict, rest_exprs: list, what: str,
+               const_exprs: Optional[dict] = None):
         ids = {}
         for name, expr in value_exprs.items():
             ids[name] = yield expr
@@ -229,7 +233,7 @@ class Lowering:
         try:
             result = op.infer(args)
         except ArgError as exc:
-            culprit = value_exprs.get(exc.param) if exc.param else None
+            culprit = {**value_exprs, **(const_exprs or {})}.get(exc.param) if exc.param else None
             self.errors.error(culprit.pos if culprit is not None else node.pos, str(exc))
             return None
         if not self._small_enough(result, what, node.pos):

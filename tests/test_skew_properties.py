@@ -32,7 +32,7 @@ from skewless.testing import check as check_module
 from skewless.testing.skew import compare, compare_outputs
 from skewless.types import SCALAR, Shape, Type, fixed
 
-from skewless_test_helpers import FLIGHTS, import_module, make_data
+from skewless_test_helpers import FLIGHTS, compile_both, import_module, make_data
 
 # ---- known skew bugs --------------------------------------------------------------------------
 # A function with a known skew bug is listed here, pinned by a strict xfail, and left out of
@@ -54,22 +54,6 @@ def quiet_tensorflow():
     logger.setLevel("ERROR")
     yield
     logger.setLevel(level)
-
-
-def compile_both(text: str, folder, name: str):
-    """The spec through ``skewless.load`` and through its generated module, imported."""
-    folder.mkdir(parents=True, exist_ok=True)
-    spec = folder / f"{name}.feat"
-    spec.write_text(text, encoding="utf-8")
-    loaded = skewless.load(str(spec))
-    graph, _ = compiler.constants_for(str(spec))
-    generated = codegen.generate(graph, spec.name, module_name=name)
-    module_path = folder / f"{name}.py"
-    module_path.write_text(generated.source, encoding="utf-8")
-    for relative, data in generated.assets.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_bytes(data)
-    return loaded, import_module(module_path, f"skew_{name}")
 
 
 def load_text(text: str, folder, name: str = "spec"):

@@ -1,11 +1,15 @@
 """IR + constants → a readable, deterministic Python module (same input, same bytes).
 
 The module calls the same runtime and op functions that the interpreter calls, step by
-step as ``plan.py`` lays them out."""
+step as ``plan.py`` lays them out, one statement per node (however long a chain in the spec).
+
+What a spec or a path contributes is data, never code: every string (file names, spec,
+column and output names, literals, dtypes) is written by ``quote``, and every variable is a
+mangled name (``v_<spec name>``, ``v<node id>``, ``_table_<variable>``) that no name of the
+module itself (its imports, helpers, ``raw``, Python's builtins) has."""
 from __future__ import annotations
 
 import hashlib
-import keyword
 import math
 from dataclasses import dataclass, field
 
@@ -14,9 +18,6 @@ from .ops import categorical
 from .files import asset_name
 from .ir import Graph
 from .plan import Step, step_of as _step_of, steps, table_steps
-
-_RESERVED = {"raw", "tf", "_ops", "_rt"}
-
 
 class Writer:
     def __init__(self):
@@ -37,8 +38,15 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
+def quote(text: str) -> str:
+    """A Python string literal of any text (quotes, backslashes, newlines, surrogates)."""
+    return repr(str(text))
+
+
 def render(value) -> str:
     """A Python literal for a constant (NaN and infinities included)."""
+    if isinstance(value, str):
+        return quote(value)
     if isinstance(value, float):
         if math.isnan(value):
             return 'float("nan")'
@@ -65,15 +73,16 @@ def _callee(fn) -> str:
 
 def _shape(shape) -> str:
     dims = f", {render(tuple(shape.dims))}" if shape.dims else ""
-    return f'_rt.Shape("{shape.kind}"{dims})'
+    return f"_rt.Shape({quote(shape.kind)}{dims})"
 
 
 def _type(value_type) -> str:
-    return f'_rt.Type("{value_type.dtype}", {_shape(value_type.shape)})'
+    return f"_rt.Type({quote(value_type.dtype)}, {_shape(value_type.shape)})"
 
 
 class _Names:
-    """Python variable names for nodes: the spec's own names where it has them."""
+    """Python variable names for nodes: ``v_`` and the spec's own name where it has one
+    (``v_x_2`` for a second node named ``x``), else ``v`` and the node id."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -86,11 +95,9 @@ class _Names:
             preferred = graph.names.get(node_id)
             if node.op == "column":
                 preferred = node.const_dict["name"]
-            self.names[node_id] = self.fresh(preferred or f"_v{node_id}")
+            self.names[node_id] = self.fresh(f"v_{preferred}" if preferred else f"v{node_id}")
 
     def fresh(self, name: str) -> str:
-        if keyword.iskeyword(name) or name in _RESERVED or name.startswith("__"):
-            name += "_"
         candidate, n = name, 2
         while candidate in self.used:
             candidate, n = f"{name}_{n}", n + 1
@@ -117,24 +124,22 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
     """The module for ``graph``; ``module_name`` (the output file's stem) names the folder
     of its asset files."""
     names = _Names(graph)
-    tables = {t.node_id: names.fresh(f"_table_{names[t.node_id].lstrip('_') or 'v'}")
-              for t in table_steps(graph)}
+    tables = {t.node_id: names.fresh(f"_table_{names[t.node_id]}") for t in table_steps(graph)}
     assets: dict[str, bytes] = {}
     fingerprint = graph.fingerprint()
     out = Writer()
-    out.write(f'"""Features compiled by skewless from {source_name} (spec {graph.spec_name or "unnamed"}).')
-    out.write()
-    out.write("Generated code: do not edit; change the spec and compile again.")
-    out.write('"""')
+    out.write(quote(f"Features compiled by skewless from {source_name} (spec "
+                    f"{graph.spec_name or 'unnamed'}).\n\nGenerated code: do not edit; change "
+                    "the spec and compile again.\n"))
     out.write("from skewless import ops as _ops")
     out.write("from skewless import runtime as _rt")
     out.write()
-    out.write(f'SPEC_FINGERPRINT = "{fingerprint}"')
+    out.write(f"SPEC_FINGERPRINT = {quote(fingerprint)}")
     out.write()
     out.write("COLUMNS = (")
     out.indent()
     for c in graph.columns:
-        out.write(f"_rt.ColumnSpec({c.name!r}, {c.kind!r}, {c.dtype!r}, {_shape(c.shape)}, "
+        out.write(f"_rt.ColumnSpec({quote(c.name)}, {quote(c.kind)}, {quote(c.dtype)}, {_shape(c.shape)}, "
                   f"default={render(c.default)}, sparse_keys={render(c.sparse_keys)}),")
     out.dedent()
     out.write(")")
@@ -142,7 +147,8 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
         out.write()
         out.write("# Lookup tables, built once when the module is imported.")
         for table in table_steps(graph):
-            call = _table_call(table, tables[table.node_id], f"{module_name}_assets", assets)
+            stem = names[table.node_id].removeprefix("v_")
+            call = _table_call(table, stem, f"{module_name}_assets", assets)
             out.write(f"{tables[table.node_id]} = {call}")
     for title, outputs, doc in (
         ("transform_features", graph.features,
@@ -162,7 +168,7 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
         out.write("return {")
         out.indent()
         for name, node_id in outputs.items():
-            out.write(f"{name!r}: {names[node_id]},")
+            out.write(f"{quote(name)}: {names[node_id]},")
         out.dedent()
         out.write("}")
         out.dedent()
@@ -177,19 +183,19 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
         out.write(f"{title}={{")
         out.indent()
         for name, node_id in outputs.items():
-            out.write(f"{name!r}: {_type(graph.nodes[node_id].type)},")
+            out.write(f"{quote(name)}: {_type(graph.nodes[node_id].type)},")
         out.dedent()
         out.write("},")
     out.write("fingerprint=SPEC_FINGERPRINT,")
     out.write(f"tables=[{', '.join(tables.values())}],")
-    out.write(f"name={graph.spec_name!r},")
+    out.write(f"name={render(graph.spec_name)},")
     out.dedent()
     out.write(")")
     out.write()
     out.write(f"FEATURE_KEYS = {render(tuple(graph.features))}")
     out.write(f"TARGET_KEYS = {render(tuple(graph.targets))}")
     out.write(f"LABEL_KEYS = {render(graph.label_keys)}")
-    out.write(f"WEIGHT_KEY = {graph.weight_key!r}")
+    out.write(f"WEIGHT_KEY = {render(graph.weight_key)}")
     out.write("RAW_FEATURE_SPEC = _features.RAW_FEATURE_SPEC")
     out.write("SERVING_FEATURE_SPEC = _features.SERVING_FEATURE_SPEC")
     for name in ("input_fn", "serving_input_receiver_fn", "raw_serving_input_receiver_fn",
@@ -198,7 +204,7 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
     return Generated(out.source(), assets, f"{module_name}_assets")
 
 
-def _table_call(table, name: str, folder: str, assets: dict) -> str:
+def _table_call(table, stem: str, folder: str, assets: dict) -> str:
     """The builder call of a table; a large vocabulary goes to an asset file, read with
     TensorFlow's TextFileInitializer (which exported SavedModels carry as an asset). The
     file is named by its content's hash, which the module checks when it is imported."""
@@ -208,14 +214,14 @@ def _table_call(table, name: str, folder: str, assets: dict) -> str:
         return f"{_callee(table.builder)}({args})"
     escaped = categorical.vocabulary_needs_escape(vocabulary)
     data = categorical.vocabulary_file_bytes(vocabulary, escaped)
-    path = f"{folder}/{asset_name(name.removeprefix('_table_'), data, '.vocab')}"
+    path = f"{folder}/{asset_name(stem, data, '.vocab')}"
     assets[path] = data
     key_dtype = "string" if isinstance(vocabulary[0], str) else "int64"
     sha256 = hashlib.sha256(data).hexdigest()
     return (f"{_callee(categorical.vocab_table_from_file)}("
-            f"_rt.asset_path(__file__, {path!r}, sha256={sha256!r}), "
-            f"key_dtype={key_dtype!r}, oov_buckets={table.kwargs['oov_buckets']!r}, "
-            f"default={table.kwargs['default']!r}, escaped={escaped!r})")
+            f"_rt.asset_path(__file__, {quote(path)}, sha256={quote(sha256)}), "
+            f"key_dtype={quote(key_dtype)}, oov_buckets={render(table.kwargs['oov_buckets'])}, "
+            f"default={render(table.kwargs['default'])}, escaped={render(escaped)})")
 
 
 def _call(step: Step, names: _Names, tables: dict) -> str:
@@ -225,6 +231,6 @@ def _call(step: Step, names: _Names, tables: dict) -> str:
     if step.table:
         args.append(f"table={tables[step.node_id]}")
     if step.fn is runtime.constant:
-        return f"{_callee(step.fn)}({render(step.kwargs['value'])}, {step.kwargs['dtype']!r})"
+        return f"{_callee(step.fn)}({render(step.kwargs['value'])}, {quote(step.kwargs['dtype'])})"
     args += [f"{k}={render(v)}" for k, v in step.kwargs.items()]
     return f"{_callee(step.fn)}({', '.join(args)})"

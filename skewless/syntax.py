@@ -1,5 +1,9 @@
 """Text → AST. The file is cut into statements, each parsed with the lark grammar; lark's
-errors become positioned diagnostics, and every statement's error is reported in one run."""
+errors become positioned diagnostics, and every statement's error is reported in one run.
+
+Nothing here recurses on the depth of what a user wrote: lark's LALR parser keeps its own
+stack, and the AST is built bottom-up over the parse tree's subtrees in a loop. Brackets may
+nest at most ``MAX_NESTING`` deep; chains of operators and pipes have no length limit."""
 from __future__ import annotations
 
 import functools
@@ -7,7 +11,6 @@ from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import Transformer, v_args
 
 from . import ast
 from .errors import Collector
@@ -29,6 +32,10 @@ _OPERATORS = frozenset({"ADD_OP", "MUL_OP", "COMPARE", "AND", "OR", "IN", "VBAR"
 _EXPRESSION_STARTS = frozenset(
     {"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "MINUS"})
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+MAX_NESTING = 100  # brackets ( and [ open at once in one statement
+MAX_INT_DIGITS = 20  # more digits than any int64 has: such a literal is rejected when parsed
+FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # from here on a number rounds to inf in float32
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,13 +59,21 @@ def parse(source: str, path: str = "<spec>") -> ast.Spec:
     builder = _AstBuilder(errors)
     columns, definitions, spec_name = [], [], None
     for first_line, text in split_statements(source):
-        padded = "\n" * (first_line - 1) + text
-        try:
-            tree = _parser().parse(padded)
-        except lark.exceptions.UnexpectedInput as exc:
-            errors.error(_error_pos(exc), _describe(exc, padded))
+        too_deep = _too_deep(text, first_line)
+        if too_deep is not None:
+            errors.error(too_deep, f"brackets nest more than {MAX_NESTING} deep here; split the "
+                                   "expression with let")
             continue
-        node = builder.transform(tree)
+        try:
+            tree = _parser().parse(text)
+        except lark.exceptions.UnexpectedInput as exc:
+            pos = _error_pos(exc)
+            shift = first_line - 1
+            errors.error(ast.Pos(pos.line + shift, pos.column, pos.end_line + shift * bool(pos.end_line),
+                                 pos.end_column), _describe(exc, text))
+            continue
+        builder.first_line = first_line
+        node = builder.build(tree)
         if isinstance(node, ast.Column):
             columns.append(node)
         elif isinstance(node, ast.Definition):
@@ -95,9 +110,10 @@ def split_statements(source: str) -> list[tuple[int, str]]:
     return [(n, text) for n, text in statements if _has_code(text)]
 
 
-def _bracket_balance(line: str) -> int:
-    balance, in_string, escaped = 0, False, False
-    for char in line:
+def _brackets(line: str):
+    """(column, +1 or -1) of each bracket of a line outside strings and comments."""
+    in_string, escaped = False, False
+    for column, char in enumerate(line, start=1):
         if in_string:
             if escaped:
                 escaped = False
@@ -110,10 +126,24 @@ def _bracket_balance(line: str) -> int:
         elif char == "#":
             break
         elif char in "([":
-            balance += 1
+            yield column, 1
         elif char in ")]":
-            balance -= 1
-    return balance
+            yield column, -1
+
+
+def _bracket_balance(line: str) -> int:
+    return sum(step for _, step in _brackets(line))
+
+
+def _too_deep(text: str, first_line: int) -> ast.Pos | None:
+    """The position of the first bracket that opens deeper than MAX_NESTING, if any."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=first_line):
+        for column, step in _brackets(line):
+            depth += step
+            if depth > MAX_NESTING:
+                return ast.Pos(number, column, number, column + 1)
+    return None
 
 
 def _has_code(text: str) -> bool:
@@ -175,11 +205,6 @@ def _word(terminal: str) -> str:
     return repr(pattern.value) if pattern.type == "str" else terminal.lower()
 
 
-def _pos(meta_or_token) -> ast.Pos:
-    return ast.Pos(meta_or_token.line, meta_or_token.column,
-                   meta_or_token.end_line, meta_or_token.end_column)
-
-
 def unescape(token: str) -> str:
     """The value of a string literal: ``\\" \\\\ \\n \\t \\uXXXX`` escapes (UTF-8)."""
     out, i, body = [], 0, token[1:-1]
@@ -206,44 +231,67 @@ def unescape(token: str) -> str:
     return "".join(out)
 
 
-@v_args(meta=True, inline=True)
-class _AstBuilder(Transformer):
-    """Builds AST nodes; names that are keywords or malformed literals become diagnostics."""
+class _AstBuilder:
+    """Builds AST nodes; names that are keywords or malformed literals become diagnostics.
+
+    Each rule's method gets the rule's meta (positions) and its children, already built."""
 
     def __init__(self, errors: Collector):
-        super().__init__()
         self.errors = errors
+        self.first_line = 1  # of the statement being built: its lines are counted from it
+
+    def _pos(self, meta_or_token) -> ast.Pos:
+        shift = self.first_line - 1
+        return ast.Pos(meta_or_token.line + shift, meta_or_token.column,
+                       meta_or_token.end_line + shift, meta_or_token.end_column)
+
+    def build(self, tree: lark.Tree):
+        """The AST of a parse tree, built children first in a loop (no recursion)."""
+        built = {}
+        for subtree in tree.iter_subtrees():  # every subtree after its own subtrees
+            children = [built[id(c)] if isinstance(c, lark.Tree) else c for c in subtree.children]
+            built[id(subtree)] = getattr(self, str(subtree.data))(subtree.meta, *children)
+        return built[id(tree)]
 
     def _name(self, token) -> str:
         if str(token) in KEYWORDS or str(token) in FLOAT_NAMES:
-            self.errors.error(_pos(token), f"'{token}' is a reserved keyword and cannot be used as a name")
+            self.errors.error(self._pos(token), f"'{token}' is a reserved keyword and cannot be used as a name")
         return str(token)
 
     def start(self, meta, statement):
         return statement
 
     def spec_decl(self, meta, name):
-        return (self._name(name), _pos(meta))
+        return (self._name(name), self._pos(meta))
 
     def column_decl(self, meta, kind, name, type_decl, default):
-        return ast.Column(str(kind), self._name(name), type_decl, default, _pos(meta), _pos(name))
+        return ast.Column(str(kind), self._name(name), type_decl, default, self._pos(meta), self._pos(name))
 
     def let_decl(self, meta, name, expr):
-        return ast.Definition("let", self._name(name), expr, _pos(meta), _pos(name))
+        return ast.Definition("let", self._name(name), expr, self._pos(meta), self._pos(name))
 
     def feature_decl(self, meta, name, expr):
         if expr is None:
-            expr = ast.Name(str(name), _pos(name))
-        return ast.Definition("feature", self._name(name), expr, _pos(meta), _pos(name))
+            expr = ast.Name(str(name), self._pos(name))
+        return ast.Definition("feature", self._name(name), expr, self._pos(meta), self._pos(name))
 
     def target_decl(self, meta, name, expr):
-        return ast.Definition("target", self._name(name), expr, _pos(meta), _pos(name))
+        return ast.Definition("target", self._name(name), expr, self._pos(meta), self._pos(name))
 
     def type_decl(self, meta, sparse, dtype, dims, keys):
-        return ast.TypeDecl(str(dtype), dims, sparse is not None, keys, _pos(meta))
+        return ast.TypeDecl(str(dtype), dims, sparse is not None, keys, self._pos(meta))
 
     def shape(self, meta, *dims):
-        return tuple(int(d) for d in dims if d is not None)
+        return tuple(self._int(d) for d in dims if d is not None)
+
+    def _int(self, token) -> int:
+        """An INT token's value; one with more digits than any int64 is an error (and 0)."""
+        digits = str(token).lstrip("0") or "0"
+        if len(digits) > MAX_INT_DIGITS:
+            self.errors.error(self._pos(token), f"integer literal of {len(digits)} digits does not "
+                                           f"fit in int64 (at most {2**63 - 1})")
+            return 0
+        return int(digits)
 
     def from_clause(self, meta, index_key, value_key):
         return (str(index_key), str(value_key))
@@ -254,74 +302,81 @@ class _AstBuilder(Transformer):
 
     def stage(self, meta, name, arguments):
         args, keywords = arguments if arguments is not None else ((), ())
-        return (str(name), args, keywords, _pos(meta))
+        return (str(name), args, keywords, self._pos(meta))
 
     def call(self, meta, name, arguments):
         args, keywords = arguments if arguments is not None else ((), ())
-        return ast.Call(str(name), args, keywords, _pos(meta))
+        return ast.Call(str(name), args, keywords, self._pos(meta))
 
     def arguments(self, meta, *items):
         items = [item for item in items if item is not None]
         args = tuple(item for item in items if not isinstance(item, ast.Keyword))
         keywords = tuple(item for item in items if isinstance(item, ast.Keyword))
-        for item in items[items.index(keywords[0]):] if keywords else ():
+        first_keyword = next((i for i, item in enumerate(items) if isinstance(item, ast.Keyword)),
+                             len(items))
+        for item in items[first_keyword:]:
             if not isinstance(item, ast.Keyword):
                 self.errors.error(_node_pos(item), "a positional argument cannot follow a keyword argument")
         return args, keywords
 
     def keyword(self, meta, name, value):
-        return ast.Keyword(str(name), value, _pos(meta))
+        return ast.Keyword(str(name), value, self._pos(meta))
 
     def or_op(self, meta, left, right):
-        return ast.BinOp("or", left, right, _pos(meta))
+        return ast.BinOp("or", left, right, self._pos(meta))
 
     def and_op(self, meta, left, right):
-        return ast.BinOp("and", left, right, _pos(meta))
+        return ast.BinOp("and", left, right, self._pos(meta))
 
     def not_op(self, meta, operand):
-        return ast.UnaryOp("not", operand, _pos(meta))
+        return ast.UnaryOp("not", operand, self._pos(meta))
 
     def compare(self, meta, left, op, right):
-        return ast.BinOp(str(op), left, right, _pos(meta))
+        return ast.BinOp(str(op), left, right, self._pos(meta))
 
     def binary(self, meta, left, op, right):
-        return ast.BinOp(str(op), left, right, _pos(meta))
+        return ast.BinOp(str(op), left, right, self._pos(meta))
 
     def in_list(self, meta, value, items):
-        return ast.InList(value, items, _pos(meta))
+        return ast.InList(value, items, self._pos(meta))
 
     def negate(self, meta, operand):
         if isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)) \
                 and not isinstance(operand.value, bool):
-            return ast.Literal(-operand.value, _pos(meta))
-        return ast.UnaryOp("-", operand, _pos(meta))
+            return ast.Literal(-operand.value, self._pos(meta))
+        return ast.UnaryOp("-", operand, self._pos(meta))
 
     def name(self, meta, token):
         if str(token) in FLOAT_NAMES:
-            return ast.Literal(FLOAT_NAMES[str(token)], _pos(meta))
-        return ast.Name(str(token), _pos(meta))
+            return ast.Literal(FLOAT_NAMES[str(token)], self._pos(meta))
+        return ast.Name(str(token), self._pos(meta))
 
     def int_lit(self, meta, token):
-        return ast.Literal(int(token), _pos(meta))
+        return ast.Literal(self._int(token), self._pos(meta))
 
     def float_lit(self, meta, token):
-        return ast.Literal(float(token), _pos(meta))
+        value = float(token)
+        if abs(value) >= _FLOAT32_OVERFLOW:
+            self.errors.error(self._pos(token), f"number {token} is beyond the float32 range "
+                                           f"(±{FLOAT32_MAX:.8g}); write inf for infinity")
+            return ast.Literal(0.0, self._pos(meta))
+        return ast.Literal(value, self._pos(meta))
 
     def string_lit(self, meta, token):
         try:
-            return ast.Literal(unescape(str(token)), _pos(meta))
+            return ast.Literal(unescape(str(token)), self._pos(meta))
         except (ValueError, IndexError) as exc:
-            self.errors.error(_pos(token), str(exc))
-            return ast.Literal("", _pos(meta))
+            self.errors.error(self._pos(token), str(exc))
+            return ast.Literal("", self._pos(meta))
 
     def true_lit(self, meta):
-        return ast.Literal(True, _pos(meta))
+        return ast.Literal(True, self._pos(meta))
 
     def false_lit(self, meta):
-        return ast.Literal(False, _pos(meta))
+        return ast.Literal(False, self._pos(meta))
 
     def list(self, meta, *items):
-        return ast.ListLit(tuple(item for item in items if item is not None), _pos(meta))
+        return ast.ListLit(tuple(item for item in items if item is not None), self._pos(meta))
 
 
 def _node_pos(node) -> ast.Pos:

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from .lazy_tensorflow import tf
 
 DTYPES = ("int64", "float32", "string", "bool")
+# Per-example size limits of values, checked when compiling (see docs/language.md, "Limits").
+MAX_ELEMENTS = 2**20  # values of a fixed-shape column or result, per example
+MAX_RANK = 32  # dimensions of a fixed shape
+MAX_SPARSE_SIZE = 2**62  # the declared size of a sparse vector (its int64 indices)
 NUMERIC = ("int64", "float32")
 
 

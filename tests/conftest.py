@@ -21,9 +21,32 @@ settings.register_profile("thorough", max_examples=BUDGETS["thorough"].max_examp
 settings.load_profile(PROFILE)
 
 
+# ---- case counts in the test output ----------------------------------------------------------
+# A generated-input test reports how many cases it ran: report_cases("name", n). The totals
+# are printed after the run, also under ``pytest -q``.
+import pytest  # noqa: E402
+
+_CASES: dict[str, int] = {}
+
+
+@pytest.fixture(scope="session")
+def report_cases():
+    """``report_cases(name, n)``: add ``n`` cases to the count printed under ``name``."""
+
+    def report(name: str, n: int = 1) -> None:
+        _CASES[name] = _CASES.get(name, 0) + n
+
+    return report
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Cases per property (a case: one generated spec with one batch of generated records),
-    printed even under -q, where hypothesis prints no statistics."""
+    """Cases per generated-input test, printed even under -q, where hypothesis prints no
+    statistics: those counted with ``report_cases``, and the skew properties' (a case: one
+    generated spec with one batch of generated records)."""
+    if _CASES:
+        terminalreporter.write_sep("-", "generated cases")
+        for name, count in sorted(_CASES.items()):
+            terminalreporter.write_line(f"{name}: {count} cases")
     if not CASES:
         return
     write = terminalreporter.write_line

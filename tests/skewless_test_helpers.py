@@ -47,6 +47,26 @@ def make_data():
     return module
 
 
+def compile_both(text: str, folder, name: str, spec_file: str | None = None):
+    """The spec through ``skewless.load`` and through its generated module ``name.py``,
+    imported; the spec is written to ``spec_file`` (default ``name.feat``) in ``folder``."""
+    import skewless
+    from skewless import codegen, compiler
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = folder / (spec_file or f"{name}.feat")
+    spec.write_text(text, encoding="utf-8")
+    loaded = skewless.load(str(spec))
+    graph, _ = compiler.constants_for(str(spec))
+    generated = codegen.generate(graph, spec.name, module_name=name)
+    module_path = folder / f"{name}.py"
+    module_path.write_text(generated.source, encoding="utf-8")
+    for relative, data in generated.assets.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_bytes(data)
+    return loaded, import_module(module_path, f"skew_{name}")
+
+
 def import_module(path, name: str):
     """Import a generated module from its file."""
     spec = importlib.util.spec_from_file_location(name, path)

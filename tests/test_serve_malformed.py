@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serve_models import METHODS, FlightsModel
 from tensorflow.core.framework import tensor_pb2, types_pb2
-from tensorflow_serving.apis import input_pb2
 from test_serve import MODEL, Server, assert_still_serving, classification_request, \
     predict_request
 

@@ -19,7 +19,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import skewless
-from skewless import codegen, compiler, runtime
+from skewless import runtime
 from skewless.cli import main
 from skewless.errors import DataError
 from skewless.ir import ColumnSpec
@@ -31,10 +31,10 @@ from skewless.testing import (SkewChecker, assert_no_skew, assert_same_features,
                               to_example, uncovered_ops)
 from skewless.testing import check as check_module
 from skewless.testing.skew import compare, compare_outputs
-from skewless.types import SCALAR, Shape, Type, fixed
+from skewless.types import SCALAR, Shape, Type
 
 from property_budget import BUDGET, count
-from skewless_test_helpers import FLIGHTS, import_module, make_data
+from skewless_test_helpers import FLIGHTS, compile_both, make_data
 
 # ---- known skew bugs --------------------------------------------------------------------------
 # A function with a known skew bug is listed here: its own property (test_function_cannot_skew)
@@ -59,22 +59,6 @@ def quiet_tensorflow():
     logger.setLevel("ERROR")
     yield
     logger.setLevel(level)
-
-
-def compile_both(text: str, folder, name: str):
-    """The spec through ``skewless.load`` and through its generated module, imported."""
-    folder.mkdir(parents=True, exist_ok=True)
-    spec = folder / f"{name}.feat"
-    spec.write_text(text, encoding="utf-8")
-    loaded = skewless.load(str(spec))
-    graph, _ = compiler.constants_for(str(spec))
-    generated = codegen.generate(graph, spec.name, module_name=name)
-    module_path = folder / f"{name}.py"
-    module_path.write_text(generated.source, encoding="utf-8")
-    for relative, data in generated.assets.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_bytes(data)
-    return loaded, import_module(module_path, f"skew_{name}")
 
 
 def load_text(text: str, folder, name: str = "spec"):

@@ -6,7 +6,8 @@ import math
 from .. import ast
 from ..errors import Collector
 from ..ir import ColumnSpec
-from ..types import DTYPES, SCALAR, VARIABLE, Shape, fixed, float32_literal
+from ..types import (DTYPES, MAX_ELEMENTS, MAX_RANK, MAX_SPARSE_SIZE, SCALAR, VARIABLE, Shape,
+                     fixed, float32_literal)
 from .names import suggest
 
 
@@ -55,8 +56,9 @@ def _shape(column: ast.Column, errors: Collector) -> Shape | None:
             errors.error(decl.pos, "a sparse column is declared as "
                                    "'sparse DTYPE[SIZE] from (INDEX_KEY, VALUE_KEY)'")
             return None
-        if decl.dims[0] < 1:
-            errors.error(decl.pos, "a sparse vector's size must be at least 1")
+        if not 1 <= decl.dims[0] <= MAX_SPARSE_SIZE:
+            errors.error(decl.pos, f"a sparse vector's size must be from 1 to {MAX_SPARSE_SIZE} "
+                                   f"(2**62), got {decl.dims[0]}")
             return None
         if decl.dtype == "bool":
             errors.error(decl.pos, "a sparse column holds int64, float32 or string values")
@@ -72,6 +74,11 @@ def _shape(column: ast.Column, errors: Collector) -> Shape | None:
         return VARIABLE
     if any(d < 1 for d in decl.dims):
         errors.error(decl.pos, "every dimension of a fixed shape must be at least 1")
+        return None
+    if len(decl.dims) > MAX_RANK or math.prod(decl.dims) > MAX_ELEMENTS:
+        errors.error(decl.pos, f"a fixed shape holds at most {MAX_ELEMENTS} values (2**20) in at "
+                               f"most {MAX_RANK} dimensions, got {len(decl.dims)} dimensions of "
+                               f"{math.prod(decl.dims)} values")
         return None
     return fixed(*decl.dims)
 
@@ -119,6 +126,14 @@ def literal_value(expr):
     return None
 
 
+def int64_overflow(value):
+    """The first integer of a literal value (lists included) outside int64, or None."""
+    for item in _flatten(value) if isinstance(value, list) else [value]:
+        if isinstance(item, int) and not isinstance(item, bool) and not -2**63 <= item < 2**63:
+            return item
+    return None
+
+
 def _flatten(value):
     if isinstance(value, list):
         return [leaf for item in value for leaf in _flatten(item)]
@@ -132,4 +147,5 @@ def _fits(value, dtype: str) -> bool:
         return isinstance(value, bool)
     if dtype == "int64":
         return isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        int64_overflow(value) is None

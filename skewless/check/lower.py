@@ -2,9 +2,16 @@
 
 Each expression becomes a node id of the graph (or None after an error, which is reported
 once and not cascaded). Calls are bound to their op's parameters here; the op's type rule
-then gives the result type or an ArgError, reported at the offending argument."""
+then gives the result type or an ArgError, reported at the offending argument.
+
+An expression is as deep as a chain of operators or pipes is long, and a let may refer to a
+chain of lets as long as the file: lowering keeps its own stack. A handler that needs the
+node ids of subexpressions is a generator that yields each subexpression and is sent back
+its id (``expr`` drives them); the others return the id at once."""
 from __future__ import annotations
 
+import math
+from types import GeneratorType
 from typing import Optional
 
 from .. import ast
@@ -12,8 +19,8 @@ from ..errors import Collector
 from ..ir import COLUMN, CONST, Graph, Node, freeze
 from ..ops.registry import ArgError, Args, Op, all_ops, lookup
 from ..types import CONST as CONST_SHAPE
-from ..types import DTYPES, Type, float32_literal
-from .columns import literal_value
+from ..types import DTYPES, MAX_ELEMENTS, MAX_RANK, Type, float32_literal
+from .columns import int64_overflow, literal_value
 from .names import Scope, suggest
 
 OPERATORS = {"+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"}
@@ -30,25 +37,26 @@ class Lowering:
         self.columns = {c.name: c for c in graph.columns}
         self.owner = ""  # the definition being lowered: names analyzer constants
         self.analyzer_count: dict[str, int] = {}
+        self.lines = errors.source.splitlines()
 
     # ---- definitions -------------------------------------------------------------------
 
     def definition(self, definition: ast.Definition) -> Optional[int]:
         if definition.kind == "let":
-            return self.let(definition.name)
+            return self.expr(ast.Name(definition.name, definition.name_pos))
         self.owner = definition.name
         node_id = self.expr(definition.expr)
         if node_id is not None:
             self.graph.names.setdefault(node_id, definition.name)
         return node_id
 
-    def let(self, name: str) -> Optional[int]:
+    def let(self, name: str):
         if name in self.on_cycle:
             return None
         if name not in self.lets:
             outer = self.owner
             self.owner = name
-            self.lets[name] = self.expr(self.scope.lets[name].expr)
+            self.lets[name] = yield self.scope.lets[name].expr
             self.owner = outer
             if self.lets[name] is not None:
                 self.graph.names.setdefault(self.lets[name], name)
@@ -56,11 +64,26 @@ class Lowering:
 
     # ---- expressions -------------------------------------------------------------------
 
-    def expr(self, node) -> Optional[int]:
-        method = getattr(self, "_" + type(node).__name__.lower())
-        return method(node)
+    def expr(self, root) -> Optional[int]:
+        """The node id of an expression (None after an error)."""
+        stack, result, todo = [], None, root
+        while True:
+            if todo is not None:
+                step, todo = getattr(self, "_" + type(todo).__name__.lower())(todo), None
+                if isinstance(step, GeneratorType):
+                    stack.append(step)
+                    result = None
+                else:
+                    result = step
+            if not stack:
+                return result
+            try:
+                todo = stack[-1].send(result)
+            except StopIteration as done:
+                stack.pop()
+                result = done.value
 
-    def _name(self, node: ast.Name) -> Optional[int]:
+    def _name(self, node: ast.Name):
         if node.id in self.scope.lets:
             return self.let(node.id)
         column = self.columns.get(node.id)
@@ -77,8 +100,7 @@ class Lowering:
             dtype = "bool"
         elif isinstance(value, int):
             dtype = "int64"
-            if not -2**63 <= value < 2**63:
-                self.errors.error(node.pos, f"integer {value} does not fit in int64")
+            self._need_int64(value, node.pos)
         elif isinstance(value, float):
             dtype, value = "float32", float32_literal(value)
         else:
@@ -90,23 +112,32 @@ class Lowering:
                                     "functions such as lookup, bucketize or 'in'")
         return None
 
-    def _binop(self, node: ast.BinOp) -> Optional[int]:
+    def _need_int64(self, value, pos: ast.Pos) -> bool:
+        """Whether every integer in a literal value fits in int64 (else an error at ``pos``)."""
+        overflow = int64_overflow(value)
+        if overflow is not None:
+            self.errors.error(pos, f"integer {overflow} does not fit in int64")
+        return overflow is None
+
+    def _binop(self, node: ast.BinOp):
         return self._apply(lookup(node.op), node, {"a": node.left, "b": node.right}, {}, [],
                            what=f"operator '{node.op}'")
 
-    def _unaryop(self, node: ast.UnaryOp) -> Optional[int]:
+    def _unaryop(self, node: ast.UnaryOp):
         return self._apply(lookup(UNARY[node.op]), node, {"x": node.operand}, {}, [],
                            what=f"operator '{node.op}'")
 
-    def _inlist(self, node: ast.InList) -> Optional[int]:
+    def _inlist(self, node: ast.InList):
         items = literal_value(node.items)
         if items is None:
             self.errors.error(node.items.pos, "the list after 'in' must hold literals")
             return None
+        if not self._need_int64(items, node.items.pos):
+            return None
         return self._apply(lookup("in"), node, {"x": node.value}, {"items": items}, [],
                            what="'in'")
 
-    def _call(self, node: ast.Call) -> Optional[int]:
+    def _call(self, node: ast.Call):
         op = lookup(node.func)
         if op is None or node.func in OPERATORS or node.func in ("neg", "in"):
             names = [n for n in all_ops() if n.isidentifier() and n not in ("neg", "in", "and", "or", "not")]
@@ -116,20 +147,21 @@ class Lowering:
         bound = self._bind(op, node)
         if bound is None:
             return None
-        values, consts, rest = bound
-        return self._apply(op, node, values, consts, rest, what=op.name)
+        values, consts, rest, const_exprs = bound
+        return self._apply(op, node, values, consts, rest, what=op.name, const_exprs=const_exprs)
 
     # ---- calls -------------------------------------------------------------------------
 
     def _bind(self, op: Op, call: ast.Call):
-        """Match arguments to parameters; returns (value exprs, const values, variadic exprs)."""
-        values, consts, rest, ok = {}, {}, [], True
+        """Match arguments to parameters; returns (value exprs, const values, variadic exprs,
+        const exprs: where each given constant is written)."""
+        values, consts, rest, ok, const_exprs = {}, {}, [], True, {}
         positional = [p for p in op.params if p.name != op.variadic]
         args = list(call.args)
         if op.variadic:
             rest, args = args, []
         for param, arg in zip(positional, args):
-            ok &= self._bind_one(op, param, arg, values, consts)
+            ok &= self._bind_one(op, param, arg, values, consts, const_exprs)
         for arg in args[len(positional):]:
             piped = " (counting the piped value)" if call.piped else ""
             self.errors.error(arg.pos, f"{op.name} takes {len(positional)} positional "
@@ -147,7 +179,7 @@ class Lowering:
                 self.errors.error(keyword.pos, f"{op.name} got '{keyword.name}' twice")
                 ok = False
             else:
-                ok &= self._bind_one(op, param, keyword.value, values, consts)
+                ok &= self._bind_one(op, param, keyword.value, values, consts, const_exprs)
         for param in positional:
             if param.name in values or param.name in consts:
                 continue
@@ -161,12 +193,13 @@ class Lowering:
         if op.variadic and len(rest) < 2:
             self.errors.error(call.pos, f"{op.name} takes at least 2 values, got {len(rest)}")
             ok = False
-        return (values, consts, rest) if ok else None
+        return (values, consts, rest, const_exprs) if ok else None
 
-    def _bind_one(self, op: Op, param, arg, values: dict, consts: dict) -> bool:
+    def _bind_one(self, op: Op, param, arg, values: dict, consts: dict, const_exprs: dict) -> bool:
         if not param.const:
             values[param.name] = arg
             return True
+        const_exprs[param.name] = arg
         value = literal_value(arg)
         if value is None and isinstance(arg, ast.Name) and arg.id in DTYPES:
             value = arg.id
@@ -174,12 +207,20 @@ class Lowering:
             self.errors.error(arg.pos, f"{op.name}: '{param.name}' must be a constant (a literal "
                                        "number, string, list or type name), not an expression")
             return False
+        if not self._need_int64(value, arg.pos):
+            consts[param.name] = None  # given, though wrong: not also "missing"
+            return False
         consts[param.name] = value
         return True
 
-    def _apply(self, op: Op, node, value_exprs: dict, consts: dict, rest_exprs: list, what: str):
-        ids = {name: self.expr(expr) for name, expr in value_exprs.items()}
-        rest_ids = [self.expr(expr) for expr in rest_exprs]
+    def _apply(self, op: Op, node, value_exprs: dict, consts: dict, rest_exprs: list, what: str,
+               const_exprs: Optional[dict] = None):
+        ids = {}
+        for name, expr in value_exprs.items():
+            ids[name] = yield expr
+        rest_ids = []
+        for expr in rest_exprs:
+            rest_ids.append((yield expr))
         if None in ids.values() or None in rest_ids:
             return None
         args = Args(
@@ -192,8 +233,10 @@ class Lowering:
         try:
             result = op.infer(args)
         except ArgError as exc:
-            culprit = value_exprs.get(exc.param) if exc.param else None
+            culprit = {**value_exprs, **(const_exprs or {})}.get(exc.param) if exc.param else None
             self.errors.error(culprit.pos if culprit is not None else node.pos, str(exc))
+            return None
+        if not self._small_enough(result, what, node.pos):
             return None
         if op.analyzer:
             for name in op.analyzer.constants:
@@ -208,6 +251,17 @@ class Lowering:
             self.graph.positions[analyzer] = node.pos
         return self.graph.add(Node(op.name, inputs, frozen, result, analyzer))
 
+    def _small_enough(self, result: Type, what: str, pos: ast.Pos) -> bool:
+        """Whether a fixed-shape result stays within the per-example limits."""
+        if result.shape.kind != "fixed":
+            return True
+        size = math.prod(result.shape.dims)
+        if size > MAX_ELEMENTS or len(result.shape.dims) > MAX_RANK:
+            self.errors.error(pos, f"{what} gives {result} per example: more than the limit of "
+                                   f"{MAX_ELEMENTS} values in at most {MAX_RANK} dimensions")
+            return False
+        return True
+
     def _analyzer_key(self, op: Op) -> Optional[str]:
         if op.analyzer is None:
             return None
@@ -219,5 +273,5 @@ class Lowering:
         pos = expr.pos
         if pos.end_line != pos.line:
             return ""
-        line = self.errors.source.splitlines()[pos.line - 1]
+        line = self.lines[pos.line - 1]
         return line[pos.column - 1:pos.end_column - 1]

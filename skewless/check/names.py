@@ -13,23 +13,31 @@ def suggest(name: str, candidates) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def references(expr) -> list[ast.Name]:
-    """Every name an expression refers to (type names in call arguments included)."""
-    if isinstance(expr, ast.Name):
-        return [expr]
+def children(expr) -> list:
+    """The expressions directly inside an expression, in source order."""
     if isinstance(expr, ast.Call):
-        children = list(expr.args) + [k.value for k in expr.keywords]
-    elif isinstance(expr, ast.BinOp):
-        children = [expr.left, expr.right]
-    elif isinstance(expr, ast.UnaryOp):
-        children = [expr.operand]
-    elif isinstance(expr, ast.InList):
-        children = [expr.value, expr.items]
-    elif isinstance(expr, ast.ListLit):
-        children = list(expr.items)
-    else:
-        children = []
-    return [name for child in children for name in references(child)]
+        return list(expr.args) + [k.value for k in expr.keywords]
+    if isinstance(expr, ast.BinOp):
+        return [expr.left, expr.right]
+    if isinstance(expr, ast.UnaryOp):
+        return [expr.operand]
+    if isinstance(expr, ast.InList):
+        return [expr.value, expr.items]
+    if isinstance(expr, ast.ListLit):
+        return list(expr.items)
+    return []
+
+
+def references(expr) -> list[ast.Name]:
+    """Every name an expression refers to (type names in call arguments included), in
+    source order; a loop, since chains of operators are as deep as they are long."""
+    found, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            found.append(node)
+        stack.extend(reversed(children(node)))
+    return found
 
 
 class Scope:
@@ -86,23 +94,27 @@ class Scope:
                     errors.error(name.pos, f"undefined name '{name.id}'{suggest(name.id, known)}")
 
     def check_cycles(self, errors: Collector) -> set[str]:
-        """Report each cycle among lets once; return the names on cycles."""
+        """Report each cycle among lets once; return the names on cycles. A depth-first
+        search with its own stack: a chain of lets may be as long as the file."""
         state, on_cycle = {}, set()
-
-        def visit(name: str, path: list[str]) -> None:
-            state[name] = "open"
-            for ref in references(self.lets[name].expr):
-                if ref.id not in self.lets:
+        for start in self.lets:
+            if start in state:
+                continue
+            state[start] = "open"
+            path, pending = [start], [iter(references(self.lets[start].expr))]
+            while pending:
+                ref = next(pending[-1], None)
+                if ref is None:
+                    state[path.pop()] = "done"
+                    pending.pop()
+                elif ref.id not in self.lets:
                     continue
-                if state.get(ref.id) == "open":
+                elif state.get(ref.id) == "open":
                     cycle = path[path.index(ref.id):] + [ref.id]
                     on_cycle.update(cycle)
                     errors.error(ref.pos, "cycle among lets: " + " -> ".join(cycle))
                 elif ref.id not in state:
-                    visit(ref.id, path + [ref.id])
-            state[name] = "done"
-
-        for name in self.lets:
-            if name not in state:
-                visit(name, [name])
+                    state[ref.id] = "open"
+                    path.append(ref.id)
+                    pending.append(iter(references(self.lets[ref.id].expr)))
         return on_cycle

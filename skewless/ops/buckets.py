@@ -13,6 +13,8 @@ from .registry import Analyzer, ArgError, Param, op
 from .scaling import Accumulator
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# More quantiles than the sketch keeps values (2k) could not be told apart.
+MAX_QUANTILES = 2**15
 
 
 # ---- the quantile sketch -------------------------------------------------------------------
@@ -141,7 +143,7 @@ def _bucketize_type(args) -> t.Type:
     if (boundaries is None) == (quantiles is None):
         raise ArgError(f"{args.op} needs either boundaries=[..] or quantiles=N (one of them)")
     if quantiles is not None:
-        need_int_const(args, "quantiles", minimum=2)
+        need_int_const(args, "quantiles", minimum=2, maximum=MAX_QUANTILES)
     else:
         if not isinstance(boundaries, (list, tuple)) or not all(map(_is_number, boundaries)):
             raise ArgError(f"{args.op}: boundaries must be a list of numbers, got "

@@ -22,6 +22,8 @@ from .varlen import cells_of, per_example
 X = Param("x")
 INT64_MIN = -(2**63)
 CATEGORIES = ("string", "int64")
+# Unknown tokens get ids V + hash % oov_buckets: this keeps them inside int64.
+MAX_OOV_BUCKETS = 2**62
 
 
 # ---- vocabularies --------------------------------------------------------------------------
@@ -177,7 +179,7 @@ def _table_type(args, vocabulary_required: bool) -> t.Type:
     dtype = _need_category(args)
     if vocabulary_required or args.consts.get("vocabulary") is not None:
         _need_tokens(args, "vocabulary", dtype)
-    need_int_const(args, "oov_buckets", minimum=0)
+    need_int_const(args, "oov_buckets", minimum=0, maximum=MAX_OOV_BUCKETS)
     need_int_const(args, "default")
     return t.Type("int64", args.type("x").shape)
 
@@ -330,7 +332,7 @@ def _one_hot_type(args) -> t.Type:
         raise ArgError(f"{args.op} expects a scalar or fixed-shape index, got a variable-length "
                        "value: use multi_hot to encode variable-length values", "x")
     shape = need_shape(args, "x", "scalar", "fixed", what="a scalar or fixed-shape index")
-    depth = need_int_const(args, "depth", minimum=1)
+    depth = need_int_const(args, "depth", minimum=1, maximum=t.MAX_ELEMENTS)
     return t.Type("float32", t.fixed(*shape.dims, depth))
 
 
@@ -345,7 +347,7 @@ def _multi_hot_type(args) -> t.Type:
     need(args, "x", "int64", what="int64 indices")
     need_shape(args, "x", "scalar", "fixed", "variable",
                what="a scalar, fixed-shape or variable-length value")
-    depth = need_int_const(args, "depth", minimum=1)
+    depth = need_int_const(args, "depth", minimum=1, maximum=t.MAX_ELEMENTS)
     return t.Type("float32", t.fixed(depth))
 
 

@@ -127,12 +127,16 @@ def need_shape(args: Args, name: str, *kinds: str, what: str) -> t.Shape:
     return shape
 
 
-def need_int_const(args: Args, name: str, minimum: int | None = None) -> int:
+def need_int_const(args: Args, name: str, minimum: int | None = None,
+                   maximum: int = 2**63 - 1) -> int:
+    """The integer constant ``name``, within [minimum, maximum] (an ArgError otherwise)."""
     value = args.consts.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgError(f"{args.op}: {name} must be an integer, got {value!r}", name)
     if minimum is not None and value < minimum:
         raise ArgError(f"{args.op}: {name} must be at least {minimum}, got {value}", name)
+    if value > maximum:
+        raise ArgError(f"{args.op}: {name} must be at most {maximum}, got {value}", name)
     return value
 
 

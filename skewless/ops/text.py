@@ -68,7 +68,7 @@ def _ngrams_type(args) -> t.Type:
     need_string(args)
     need_shape(args, "x", "variable",
                what="a variable-length string value such as tokenize(x)")
-    need_int_const(args, "n", minimum=1)
+    need_int_const(args, "n", minimum=1, maximum=2**31 - 1)  # tf.strings.ngrams: int32
     need_string_const(args, "sep")
     return t.Type("string", t.VARIABLE)
 

@@ -98,7 +98,7 @@ def _reduction_type(result_dtype=None, number=True, default=None, default_none=F
 
 def _pad_type(args) -> t.Type:
     need_shape(args, "x", "variable", what="a variable-length value (pad makes one fixed-length)")
-    length = need_int_const(args, "length", minimum=1)
+    length = need_int_const(args, "length", minimum=1, maximum=t.MAX_ELEMENTS)
     dtype = args.type("x").dtype
     need_value_of(args, "value", dtype, allow_none=True)
     return t.Type(dtype, t.fixed(length))

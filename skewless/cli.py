@@ -11,14 +11,14 @@ import logging
 import os
 import sys
 
-from . import lazy_tensorflow
+from . import lazy
 from .errors import SkewlessError
 
 
 def main(argv=None) -> int:
     parser = _parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
-    lazy_tensorflow.QUIET_IMPORT = True
+    lazy.QUIET_IMPORT = True
     try:
         return args.run(args)
     except SkewlessError as exc:
@@ -129,7 +129,7 @@ def _engine(args):
     """The function computing analyzer constants from data: None for the local engine."""
     if args.runner != "beam":
         return None
-    lazy_tensorflow.import_tensorflow()
+    lazy.import_tensorflow()
     logging.disable(logging.WARNING)  # Beam warns on import about Google Cloud clients
     try:
         beam = importlib.import_module("skewless.analyze.beam")
@@ -181,7 +181,7 @@ def _compile(args) -> int:
 
 
 def _analyze(args) -> int:
-    lazy_tensorflow.import_tensorflow()
+    lazy.import_tensorflow()
     from . import compiler
     from .analyze import analyze, write_stats
 
@@ -203,7 +203,7 @@ def _report_nan(stats) -> None:
 
 
 def _check(args) -> int:
-    lazy_tensorflow.import_tensorflow()
+    lazy.import_tensorflow()
     from . import compiler
     from .testing.check import check_spec
 
@@ -214,7 +214,7 @@ def _check(args) -> int:
 
 
 def _serve(args) -> int:
-    lazy_tensorflow.import_tensorflow()
+    lazy.import_tensorflow()
     from .serve import serve
 
     limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes")

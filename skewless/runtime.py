@@ -8,7 +8,7 @@ import math
 import os
 from typing import Callable, Optional, Sequence, Union
 
-from .lazy_tensorflow import tf
+from .lazy import tf
 
 from .errors import DataError
 from .files import verified_asset

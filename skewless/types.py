@@ -6,7 +6,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .lazy_tensorflow import tf
+from .lazy import tf
 
 DTYPES = ("int64", "float32", "string", "bool")
 # Per-example size limits of values, checked when compiling (see docs/language.md, "Limits").

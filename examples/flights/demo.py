@@ -43,7 +43,7 @@ def main(argv=None) -> int:
                         help="where to write the data and the module (default: %(default)s)")
     data = Path(parser.parse_args(argv).out)
     module_path = data / "flights_features.py"
-    from skewless.lazy_tensorflow import import_tensorflow_quietly
+    from skewless.lazy import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import numpy as np

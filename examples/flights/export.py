@@ -60,7 +60,7 @@ def main(argv=None) -> None:
 def train_and_export(out: Path):
     """Make the data, compile the spec, train the model and export it under ``out``;
     returns the generated module, the model and the exported version's path."""
-    from skewless.lazy_tensorflow import import_tensorflow_quietly
+    from skewless.lazy import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import skewless

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from ..ir import Graph
 from ..runtime import list_files, named_batches

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from ..errors import DataError
 from ..ir import COLUMN, Graph

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-from ..lazy_tensorflow import tf
+from ..lazy import np, tf
 
 from .. import types as t
 from .common import elementwise, need_int_const, need_number

@@ -11,7 +11,7 @@ import inspect
 import math
 from collections import Counter
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import elementwise, need, need_int_const, need_shape

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .registry import ArgError, Args

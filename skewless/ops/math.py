@@ -1,7 +1,7 @@
 """Math: elementwise functions of numbers."""
 from __future__ import annotations
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import (as_float, binary_numeric, elementwise, literal, need_number, need_number_const,

@@ -4,7 +4,7 @@ They are registered under their symbols (``+``, ``==``, ``and``, …) and reache
 expressions like ``a + b`` rather than by call."""
 from __future__ import annotations
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import as_float, binary_numeric, elementwise, literal, need, shape_of, widen

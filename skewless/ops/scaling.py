@@ -7,8 +7,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import numpy as np
-from ..lazy_tensorflow import tf
+from ..lazy import np, tf
 
 from .. import types as t
 from .common import elementwise, need_number, need_number_const

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import elementwise, need, need_int_const, need_string_const, shape_of

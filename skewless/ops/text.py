@@ -1,7 +1,7 @@
 """Text: splitting strings into variable-length lists of tokens, and n-grams of them."""
 from __future__ import annotations
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import need_int_const, need_shape, need_string_const

@@ -2,7 +2,7 @@
 UTC and the proleptic Gregorian calendar. Correct for every int64, before 1970 included."""
 from __future__ import annotations
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from ..types import Type
 from .common import elementwise, need

@@ -1,7 +1,7 @@
 """Types: conversions, NaN handling and choice."""
 from __future__ import annotations
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import elementwise, need, need_number, shape_of, widen

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ..lazy_tensorflow import tf
+from ..lazy import tf
 
 from .. import types as t
 from .common import need_int_const, need_number, need_shape

@@ -1,8 +1,8 @@
-"""TensorFlow, imported when it is first used rather than when skewless is imported.
+"""TensorFlow and numpy, imported when they are first used rather than when skewless is.
 
-Checking and compiling a spec that reads no data never touches TensorFlow, so those commands
-start in a fraction of a second; ops, the runtime and the analyzers use ``tf`` from here and
-TensorFlow is imported the first time they build a tensor."""
+Checking and compiling a spec that reads no data touches neither, so those commands start in
+a fraction of a second; ops, the runtime and the analyzers use ``tf`` and ``np`` from here,
+and the module is imported the first time one of its names is looked up."""
 from __future__ import annotations
 
 import importlib
@@ -38,14 +38,19 @@ def import_tensorflow_quietly():
         os.close(saved)
 
 
-class _LazyTensorFlow:
-    """Stands for the ``tensorflow`` module: ``tf.math.exp`` imports TensorFlow on first use."""
+class _LazyModule:
+    """Stands for a module: the first attribute looked up imports it (``tf.math.exp``)."""
 
-    def __getattr__(self, name: str):
-        return getattr(import_tensorflow(), name)
+    def __init__(self, name: str, importer):
+        self._name = name
+        self._import = importer
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._import(), attribute)
 
     def __repr__(self) -> str:
-        return "<tensorflow, imported on first use>"
+        return f"<{self._name}, imported on first use>"
 
 
-tf = _LazyTensorFlow()
+tf = _LazyModule("tensorflow", import_tensorflow)
+np = _LazyModule("numpy", lambda: importlib.import_module("numpy"))

@@ -101,7 +101,7 @@ def check_data(checker: SkewChecker, patterns: Iterable[str],
     files are GZIP); return (records, files)."""
     import tensorflow as tf
 
-    from ..runtime import list_files
+    from ..records import list_files
 
     files = list_files(list(patterns))
     total = 0
@@ -126,13 +126,10 @@ def check_data(checker: SkewChecker, patterns: Iterable[str],
 
 
 def _read(path: str):
-    import tensorflow as tf
+    from ..records import read_file
 
-    compression = "GZIP" if path.endswith(".gz") else ""
-    try:
-        yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
-    except tf.errors.OpError as exc:
-        raise DataError(f"{path}: cannot read TFRecords: {exc.message}") from None
+    for records, _ in read_file(path):
+        yield from records
 
 
 def _check_batch(checker: SkewChecker, batch, protos, path: str, first: int) -> None:

@@ -7,16 +7,18 @@ file cut anywhere, as its first records, silently. Here each file is read by its
 when the count at the end of the file falls short of the file's length (for GZIP files, of
 the uncompressed length its trailer records), the reading stopped early, and an
 ``InvalidArgumentError`` is raised that names the file, the record and its byte offset. The
-count costs one ``tf.strings.length`` per batch, so reading stays as fast as plain reading.
+count costs one ``tf.strings.length`` per batch, and the file's length one Python call per
+file when its reading begins, so reading stays as fast as plain reading.
 
 Facts known before reading are checked then, as ``DataError``: no file matches, a directory,
-a file that cannot be opened."""
+a file that cannot be opened, every file empty."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from .errors import DataError
@@ -90,31 +92,38 @@ def _source(path: str, compression: str) -> Source:
 
 
 def source_dataset(files: Sequence[str], compression: str) -> tf.data.Dataset:
-    """The files as a dataset of (path, compression, expected, modulus), for
-    :func:`named_batches`; a DataError if none can hold a record."""
+    """The files as a dataset of (path, compression), for :func:`named_batches`; a
+    DataError if one cannot be read, or if every file is empty."""
     found = sources(files, compression)
     if all(source.empty for source in found):
         raise DataError(f"no records in {', '.join(files)}: every file is empty")
-    return tf.data.Dataset.from_tensor_slices(_tensors(found))
+    return tf.data.Dataset.from_tensor_slices((tf.constant([s.path for s in found]),
+                                               tf.constant([s.compression for s in found])))
 
 
-def _tensors(found: Sequence[Source]) -> tuple:
-    return (tf.constant([s.path for s in found], tf.string),
-            tf.constant([s.compression for s in found], tf.string),
-            tf.constant([s.expected for s in found], tf.int64),
-            tf.constant([s.modulus for s in found], tf.int64))
+def _facts_now(path: bytes, compression: bytes):
+    """(expected, modulus, readable) of a file as it is when its reading begins: files may
+    change between calling ``input_fn`` and reading them (every epoch reads them again)."""
+    try:
+        source = _source(path.decode("utf-8", "surrogateescape"), compression.decode())
+    except DataError:
+        return np.int64(0), np.int64(1), False
+    return np.int64(source.expected), np.int64(source.modulus), True
 
 
 def named_batches(batch_size: int):
-    """A function from a file's (path, compression, expected, modulus) to its records in
+    """A function from a file's (path, compression) to its records in
     batches of ``batch_size`` (the last may be smaller), each record with its name
     ("path: record N") for parse errors. Reading a damaged file, or one cut short, raises
     ``InvalidArgumentError`` whose message names it (see :func:`read_error`)."""
 
-    def read(path, compression, expected, modulus):
-        present = tf.size(tf.io.matching_files(_glob_escaped(path))) > 0
-        with tf.control_dependencies([tf.debugging.Assert(present, [tf.strings.join(
-                [path, ": no such file (it was there when reading began)"])])]):
+    def read(path, compression):
+        # Once per file: its length is looked at, and it is opened, before the reader opens
+        # it (ignore_errors would retry a failing open forever).
+        expected, modulus, readable = tf.numpy_function(
+            _facts_now, [path, compression], [tf.int64, tf.int64, tf.bool], stateful=True)
+        with tf.control_dependencies([tf.debugging.Assert(readable, [tf.strings.join(
+                [path, ": cannot be read (it could when reading began)"])])]):
             path = tf.identity(path)
         end = tf.data.Dataset.from_tensors(tf.zeros([0], tf.string))  # marks the file's end
         batches = (tf.data.TFRecordDataset(path, compression_type=compression)
@@ -139,10 +148,6 @@ def named_batches(batch_size: int):
     return read
 
 
-def _glob_escaped(path):
-    return tf.strings.regex_replace(path, r"([*?\[\]\\])", r"\\\1")
-
-
 def _damaged(path, compression, index, offset):
     """The message of a file whose reading stopped before its end."""
     compressed = tf.not_equal(compression, "")
@@ -165,8 +170,8 @@ def read_error(exc: tf.errors.OpError):
 def read_file(path: str, compression: str = "auto", batch_size: int = 1024):
     """The (records, names) batches of one file, as numpy arrays; a DataError naming the file
     if it cannot be read whole."""
-    dataset = named_batches(batch_size)(*(column[0] for column in
-                                          _tensors(sources([path], compression))))
+    source = sources([path], compression)[0]
+    dataset = named_batches(batch_size)(tf.constant(source.path), tf.constant(source.compression))
     try:
         yield from dataset.as_numpy_iterator()
     except tf.errors.OpError as exc:

@@ -65,6 +65,8 @@ def record_results(stats: Stats, accumulated: dict) -> None:
         except ValueError as exc:
             raise DataError(f"{key}: {exc}") from None
         stats.report[key] = {"values": accumulator.count, "nan_skipped": accumulator.nan_count}
+        if accumulator.inf_count:
+            stats.report[key]["inf_skipped"] = accumulator.inf_count
 
 
 def no_records(where: str) -> DataError:

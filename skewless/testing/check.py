@@ -28,18 +28,18 @@ SHRINK_BUDGET = 100  # checks spent shrinking a counterexample (each traverses e
 
 
 def check_spec(path: str, data: Sequence[str] = (), examples: int = 100,
-               seed: Optional[int] = None, out=None) -> int:
+               seed: Optional[int] = None, out=None, stats=None) -> int:
     """Check that ``path``'s training and serving features cannot skew; print a summary (or
     the smallest counterexample) to ``out`` and return the exit status: 0 or 1.
 
-    Analyzer constants come from ``data`` when the spec does not give them; without data,
-    such a spec is an error. Errors in the spec or the data raise SkewlessError (from
+    Analyzer constants the spec does not give come from ``stats`` (a stats file's path, as
+    ``skewless.load`` takes it), else from ``data``; without either, such a spec is an error. Errors in the spec or the data raise SkewlessError (from
     ``skewless.load`` or from reading the files)."""
     from ..compiler import load
 
     out = out if out is not None else sys.stdout
     data = list(data)
-    features = load(path, data=data or None)
+    features = load(path, stats=stats, data=data or None)
     seed = seed if seed is not None else random.randrange(2**32)
     with _quiet_tensorflow(), SkewChecker(features) as checker:
         if examples > 0:

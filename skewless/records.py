@@ -105,7 +105,8 @@ def _facts_now(path: bytes, compression: bytes):
     """(expected, modulus, readable) of a file as it is when its reading begins: files may
     change between calling ``input_fn`` and reading them (every epoch reads them again)."""
     try:
-        source = _source(path.decode("utf-8", "surrogateescape"), compression.decode())
+        source = _source(np.asarray(path).item().decode("utf-8", "surrogateescape"),
+                         np.asarray(compression).item().decode())
     except DataError:
         return np.int64(0), np.int64(1), False
     return np.int64(source.expected), np.int64(source.modulus), True

@@ -194,8 +194,11 @@ class RangeAccumulator(Accumulator):
 def need_constant_or_none(args, name: str):
     """An analyzer constant: None (computed from data) or a finite number."""
     value = args.consts.get(name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not _finite(value)):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ArgError(f"{args.op}: {name} must be a number, got {value!r}", name)
+    if not _finite(value):
         raise ArgError(f"{args.op}: {name} must be a finite number, got {value!r}", name)
     return value
 

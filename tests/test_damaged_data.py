@@ -228,3 +228,12 @@ def test_the_command_line_shows_no_traceback_for_damaged_data(folder):
         capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 1
     assert path in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_beam_engine_names_a_cut_file(folder, capsys):
+    pytest.importorskip("apache_beam")
+    path = damaged_file(folder, "gzip without its trailer")
+    argv = commands(folder, [str(folder / "good.tfrecord"), path])["analyze"] + ["--runner", "beam"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: cannot read record" in err and "Traceback" not in err

@@ -223,12 +223,12 @@ def _check(args) -> int:
     from . import compiler
     from .testing.check import check_spec
 
-    graph = compiler.check_file(args.spec)
-    missing = graph.missing_constants()
-    if missing and not (args.data or args.stats):
-        raise SkewlessError(f"{args.spec}: the analyzers {', '.join(missing)} need constants "
-                            "to check the spec: give --data FILES (training data to compute "
-                            "them from) or --stats FILE (written by 'skewless analyze')")
+    source = compiler.read_spec(args.spec)
+    graph = compiler.check_source(source, args.spec)
+    if not (args.data or args.stats):  # say what is needed before checking anything
+        compiler.with_constants(graph, source, args.spec, None, how=(
+            "give 'skewless check' --data FILES (training data to compute them from) or "
+            "--stats FILE (written by 'skewless analyze')"))
     print(f"{args.spec}: spec is valid ({len(graph.features)} features, "
           f"{len(graph.targets)} targets)")
     return check_spec(args.spec, data=list(args.data), stats=args.stats,

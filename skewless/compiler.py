@@ -32,9 +32,10 @@ def check_file(path: str) -> Graph:
     return check_source(read_spec(path), os.fspath(path))
 
 
-def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict]) -> Graph:
+def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict],
+                   how: str = "run 'skewless compile --data FILES'") -> Graph:
     """Fill analyzer constants from stats; every analyzer still without constants is a
-    positioned error that says how to get them."""
+    positioned error that says how to get them (``how``)."""
     errors = Collector(path, source)
     if stats:
         graph = graph.with_constants(stats)
@@ -50,8 +51,8 @@ def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict]) 
             node = graph.nodes[graph.analyzers()[key]]
             names = ", ".join(f"{name}=…" for name in graph.unknown_constants(graph.analyzers()[key]))
             errors.error(graph.positions[key],
-                         f"{node.op} needs constants computed from training data: run "
-                         f"'skewless compile --data FILES' (or give them: {node.op}(…, {names}))")
+                         f"{node.op} needs constants computed from training data: {how} "
+                         f"(or give them: {node.op}(…, {names}))")
         errors.raise_if_any()
     return graph
 

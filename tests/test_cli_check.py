@@ -20,8 +20,11 @@ def test_check_without_constants_says_what_it_needs_before_anything_else(tmp_pat
     assert cli.main(["check", str(spec), "--examples", "1"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""  # no "spec is valid" before the error
-    assert "the analyzers z/zscore, b/bucketize need constants" in captured.err
-    assert "--data FILES" in captured.err and "--stats FILE" in captured.err
+    for position, op in (("3:13", "zscore"), ("4:13", "bucketize")):
+        assert (f"s.feat:{position}: error: {op} needs constants computed from training data: "
+                "give 'skewless check' --data FILES (training data to compute them from) or "
+                "--stats FILE (written by 'skewless analyze')") in captured.err
+    assert "2 errors" in captured.err
     assert "Traceback" not in captured.err
 
 

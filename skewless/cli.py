@@ -71,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
                                               "give identical tensors on generated records")
     check.add_argument("spec", help="the .feat file")
     check.add_argument("--data", nargs="*", default=(), help="TFRecord files (globs) whose "
-                                                             "records are checked too")
+                                                             "records are checked too (and "
+                                                             "analyzer constants computed "
+                                                             "from, without --stats)")
+    check.add_argument("--stats", help="a stats file written by 'skewless analyze': the "
+                                       "analyzer constants")
     check.add_argument("--examples", type=int, default=100,
                        help="how many generated cases to try (default 100)")
     check.add_argument("--seed", type=int, default=None, help="seed of the generated cases")
@@ -194,12 +198,14 @@ def _analyze(args) -> int:
 
 
 def _report_nan(stats) -> None:
-    """Analyzers skip NaN values; say how many, per analyzer."""
+    """Analyzers skip NaN and infinite values; say how many, per analyzer."""
+    from .ops.scaling import skipped_text
+
     for key, report in sorted(stats.report.items()):
-        skipped = report.get("nan_skipped", 0)
-        if skipped:
-            print(f"  {key}: skipped {skipped:,} NaN value{'s' if skipped != 1 else ''} "
-                  f"of {skipped + report.get('values', 0):,}")
+        nan, inf = report.get("nan_skipped", 0), report.get("inf_skipped", 0)
+        if nan or inf:
+            print(f"  {key}: skipped {skipped_text(nan, inf)} "
+                  f"of {nan + inf + report.get('values', 0):,}")
 
 
 def _check(args) -> int:
@@ -207,10 +213,16 @@ def _check(args) -> int:
     from . import compiler
     from .testing.check import check_spec
 
-    graph = compiler.check_file(args.spec)
+    source = compiler.read_spec(args.spec)
+    graph = compiler.check_source(source, args.spec)
+    if not (args.data or args.stats):  # say what is needed before checking anything
+        compiler.with_constants(graph, source, args.spec, None, how=(
+            "give 'skewless check' --data FILES (training data to compute them from) or "
+            "--stats FILE (written by 'skewless analyze')"))
     print(f"{args.spec}: spec is valid ({len(graph.features)} features, "
           f"{len(graph.targets)} targets)")
-    return check_spec(args.spec, data=list(args.data), examples=args.examples, seed=args.seed)
+    return check_spec(args.spec, data=list(args.data), stats=args.stats,
+                      examples=args.examples, seed=args.seed)
 
 
 def _serve(args) -> int:

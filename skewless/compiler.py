@@ -32,20 +32,27 @@ def check_file(path: str) -> Graph:
     return check_source(read_spec(path), os.fspath(path))
 
 
-def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict]) -> Graph:
+def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict],
+                   how: str = "run 'skewless compile --data FILES'") -> Graph:
     """Fill analyzer constants from stats; every analyzer still without constants is a
-    positioned error that says how to get them."""
+    positioned error that says how to get them (``how``)."""
+    errors = Collector(path, source)
     if stats:
         graph = graph.with_constants(stats)
+        for key, node_id in graph.analyzers().items():
+            refused = stats.get(key) and graph.constants_error(node_id)
+            if refused:
+                errors.error(graph.positions[key], f"the constants of {key} in the stats are "
+                                                   f"refused: {refused}")
+        errors.raise_if_any()
     missing = graph.missing_constants()
     if missing:
-        errors = Collector(path, source)
         for key in missing:
             node = graph.nodes[graph.analyzers()[key]]
             names = ", ".join(f"{name}=…" for name in graph.unknown_constants(graph.analyzers()[key]))
             errors.error(graph.positions[key],
-                         f"{node.op} needs constants computed from training data: run "
-                         f"'skewless compile --data FILES' (or give them: {node.op}(…, {names}))")
+                         f"{node.op} needs constants computed from training data: {how} "
+                         f"(or give them: {node.op}(…, {names}))")
         errors.raise_if_any()
     return graph
 

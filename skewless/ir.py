@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from .ops.registry import lookup
+from .ops.registry import constants_error, lookup
 from .types import Shape, Type
 
 COLUMN, CONST = "column", "const"
@@ -106,6 +106,14 @@ class Graph:
                 node = replace(node, consts=tuple(sorted(consts.items())))
             nodes.append(node)
         return replace(self, nodes=nodes, _index={})
+
+    def constants_error(self, node_id: int) -> Optional[str]:
+        """Why the type rule of an analyzer node refuses its constants (None: it accepts
+        them): constants filled in from stats are held to the rules of constants written in
+        the spec."""
+        node, op = self.nodes[node_id], self.op_of(node_id)
+        types = {param.name: self.nodes[i].type for param, i in zip(op.value_params, node.inputs)}
+        return constants_error(op, types, node.const_dict)
 
     @property
     def label_keys(self) -> tuple:

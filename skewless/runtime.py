@@ -10,10 +10,10 @@ from typing import Callable, Optional, Sequence, Union
 
 from .lazy import tf
 
-from .errors import DataError
 from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant
+from .records import list_files, named_batches, source_dataset
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
 __all__ = ["Features", "ColumnSpec", "Shape", "Type", "asset_path", "constant", "read_column"]
@@ -118,12 +118,18 @@ class Features:
         (and, with ``shuffle=False``, records in file order). ``num_epochs=None`` repeats
         forever. ``compression`` is ``"auto"`` (GZIP for names ending in ``.gz``),
         ``"GZIP"``, ``"ZLIB"`` or ``""``. Records are batched before parsing, so parsing and
-        the transform are vectorized; the last batch may be smaller."""
+        the transform are vectorized; the last batch may be smaller.
+
+        Reading is stricter than plain ``tf.data``: a ``DataError`` is raised here when no
+        file matches, a match is a directory or cannot be opened, or every file is empty;
+        while iterating, a damaged file, or one cut short (even at a record boundary of a
+        GZIP file), raises ``tf.errors.InvalidArgumentError`` naming the file, the record
+        and its byte offset, instead of ending the data early."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         files = list_files(file_pattern)
-        dataset = tf.data.Dataset.from_tensor_slices(files)
-        read = named_batches(compression, batch_size)
+        dataset = source_dataset(files, compression)
+        read = named_batches(batch_size)
         if shuffle:
             dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.interleave(read, cycle_length=min(len(files), 8),
@@ -186,38 +192,3 @@ class Features:
             inputs[name] = keras.Input(shape=dims, dtype=TF_DTYPES[value_type.dtype].name,
                                        sparse=shape.kind == "sparse", name=name)
         return inputs
-
-
-def list_files(file_pattern) -> list[str]:
-    """Sorted files matching a glob, a file name, or a list of them; an error if none."""
-    patterns = [file_pattern] if isinstance(file_pattern, (str, bytes)) else list(file_pattern)
-    files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(pattern)})
-    if not files:
-        shown = patterns[0] if len(patterns) == 1 else patterns
-        raise DataError(f"no file matches {shown!r}")
-    return files
-
-
-def named_batches(compression: str, batch_size: int):
-    """A function from a file's path to its records in batches, each record with its name
-    ("path: record N") for parse errors. Names are made per batch, not per record, which
-    keeps reading as fast as plain TFRecord reading."""
-    if compression not in ("auto", "GZIP", "ZLIB", ""):
-        raise ValueError(f"compression must be 'auto', 'GZIP', 'ZLIB' or '', got {compression!r}")
-
-    def read(path):
-        if compression == "auto":
-            kind = tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", "")
-        else:
-            kind = compression
-        batches = tf.data.TFRecordDataset(path, compression_type=kind).batch(batch_size)
-
-        def name(number, records):
-            first = number * batch_size
-            index = tf.range(first, first + tf.size(records, out_type=tf.int64))
-            return records, tf.strings.join([path, tf.strings.as_string(index)],
-                                            separator=": record ")
-
-        return batches.enumerate().map(name)
-
-    return read

@@ -561,7 +561,7 @@ def test_check_spec_prints_the_smallest_counterexample(plain, tmp_path, monkeypa
     spec = tmp_path / "plain.feat"
     spec.write_text(FLOAT_SPEC, encoding="utf-8")
     skewed = serving_changed(plain, lambda f: tf.where(tf.equal(f, 0.0), 0.0, f), path="raw")
-    monkeypatch.setattr("skewless.compiler.load", lambda path, data=None: skewed)
+    monkeypatch.setattr("skewless.compiler.load", lambda path, data=None, stats=None: skewed)
     monkeypatch.setattr(check_module, "SHRINK_BUDGET", 30)
     assert check_module.check_spec(str(spec), examples=300, seed=7) == 1
     out = capsys.readouterr().out

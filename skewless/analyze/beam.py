@@ -31,7 +31,7 @@ from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOp
 
 from ..errors import DataError, SkewlessError
 from ..ir import Graph
-from ..runtime import list_files, named_batches
+from ..records import list_files, read_file
 from .passes import accumulators, bad_data, batch_values, no_records, record_results
 from .phases import phases
 from .stats import Stats
@@ -130,8 +130,10 @@ class _BatchValues(beam.DoFn):
         try:
             values = self._values(tf.constant(records, tf.string),
                                   None if names is None else tf.constant(names, tf.string))
-        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as exc:
-            raise bad_data(exc) from None
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError) as exc:
+            if names is None:
+                names = [f"the input: record {index} of a batch" for index in range(len(records))]
+            raise bad_data(exc, zip(records, names)) from None
         yield len(records), {key: value.numpy() for key, value in values.items()}
 
 
@@ -211,10 +213,7 @@ class _ReadFile(beam.DoFn):
         self.batch_size = batch_size
 
     def process(self, path: str):
-        try:
-            yield from named_batches("auto", self.batch_size)(tf.constant(path)).as_numpy_iterator()
-        except tf.errors.DataLossError as exc:
-            raise DataError(f"{path}: {bad_data(exc)}") from None
+        yield from read_file(path, "auto", self.batch_size)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from typing import Optional
 from ..lazy import tf
 
 from ..ir import Graph
-from ..runtime import list_files, named_batches
+from ..records import all_records, list_files, named_batches, source_dataset
 from .passes import accumulators, bad_data, batch_values, no_records, record_results
 from .phases import phases
 from .progress import Progress
@@ -37,8 +37,8 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
     def values(records, names):
         return tf.shape(records)[0], values_of(records, names)
 
-    dataset = (tf.data.Dataset.from_tensor_slices(files)
-               .flat_map(named_batches(compression, batch_size))
+    dataset = (source_dataset(files, compression)
+               .flat_map(named_batches(batch_size))
                .map(values, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
     accumulated = accumulators(graph, keys)
     rows = 0
@@ -48,8 +48,8 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
                 accumulated[key].add(flat)
             rows += int(count)
             progress.update(int(count))
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as exc:
-        raise bad_data(exc) from None
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError) as exc:
+        raise bad_data(exc, all_records(files, compression)) from None
     finally:
         progress.close()
     if rows == 0:

@@ -13,6 +13,7 @@ from ..lazy import tf
 from ..errors import DataError
 from ..ir import COLUMN, Graph
 from ..plan import run, steps, table_steps
+from ..records import first_non_example, read_error
 from ..runtime import parse_spec
 from .stats import Stats
 
@@ -64,15 +65,29 @@ def record_results(stats: Stats, accumulated: dict) -> None:
         except ValueError as exc:
             raise DataError(f"{key}: {exc}") from None
         stats.report[key] = {"values": accumulator.count, "nan_skipped": accumulator.nan_count}
+        if accumulator.inf_count:
+            stats.report[key]["inf_skipped"] = accumulator.inf_count
 
 
 def no_records(where: str) -> DataError:
     return DataError(f"no records in {where}: analyzers need training data")
 
 
-def bad_data(exc: tf.errors.OpError) -> DataError:
-    """The DataError of a record TensorFlow could not parse: what its message says went
-    wrong, from the record's name on (when the engine knows it)."""
+def bad_data(exc, named_records=()) -> DataError:
+    """The DataError of records TensorFlow could not read or parse (``exc``: an OpError, or
+    the UnicodeDecodeError TensorFlow raises for a parse error quoting bytes that are not
+    UTF-8): what went wrong, from the file or record's name on. ``named_records`` are the
+    (record, name) pairs that were being read, searched for the culprit when TensorFlow's
+    message does not name it."""
+    unnamed = isinstance(exc, UnicodeDecodeError) or "Could not parse example input" in exc.message
+    culprit = first_non_example(named_records) if unnamed else None
+    if culprit:
+        return DataError(f"bad record: {culprit}")
+    if isinstance(exc, UnicodeDecodeError):
+        return DataError("bad record: a record is not a tf.train.Example")
+    named = read_error(exc)
+    if named:
+        return DataError(f"corrupt file: {named}")
     message = _error_line(exc.message)
     if isinstance(exc, tf.errors.DataLossError):
         return DataError(f"corrupt record: {message}")

@@ -15,7 +15,7 @@ FORMAT = "skewless-stats/1"
 @dataclass
 class Stats:
     """``constants``: analyzer key -> {constant name: value}; ``report``: analyzer key ->
-    what the pass saw (values kept, NaN skipped)."""
+    what the pass saw (values kept, NaN and, when any, ±inf skipped)."""
 
     spec: str | None
     constants: dict = field(default_factory=dict)

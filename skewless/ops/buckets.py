@@ -108,7 +108,7 @@ class QuantileSketch:
 
 
 class QuantileAccumulator(Accumulator):
-    """Quantile boundaries of the data (NaN skipped): see :class:`QuantileSketch`. int64 data
+    """Quantile boundaries of the data (NaN and ±inf skipped): see :class:`QuantileSketch`. int64 data
     gives int boundaries, float32 data float ones (each exactly a float32 value of the data)."""
 
     op, what = "bucketize", "quantile boundaries"
@@ -174,13 +174,14 @@ def _as_float(number) -> float:
 
 @op("bucketize", Param("x"), Param("boundaries", const=True, default=None),
     Param("quantiles", const=True, default=None), infer=_bucketize_type,
-    analyzer=Analyzer(constants=("boundaries",), accumulator=QuantileAccumulator))
+    analyzer=Analyzer(constants=("boundaries",), accumulator=QuantileAccumulator,
+                      knobs=("quantiles",)))
 @elementwise
 def bucketize(x, boundaries=None, quantiles=None):
     """The bucket index of x as int64: with boundaries b, 0 for x < b[0], i for
     b[i-1] <= x < b[i], len(b) for x >= b[-1] and for NaN. ``boundaries=[..]`` are given
     (strictly increasing numbers), or ``quantiles=N`` computes N-1 boundaries from the
-    training data: the values at ranks i/N (NaN skipped), deduplicated, so there may be
+    training data: the values at ranks i/N (NaN and infinite values skipped), deduplicated, so there may be
     fewer than N buckets. They are exact up to 32767 values (np.quantile with
     method="higher") and otherwise within a rank error of H·n/32768 (H ≤ log2(n/32768)+1).
 

@@ -213,7 +213,8 @@ def _oov(buckets: int) -> tuple:
 vocab = _table_op(
     "vocab", Param("top_k", const=True, default=None), Param("min_freq", const=True, default=None),
     *_oov(1), Param("vocabulary", const=True, default=None), infer=_vocab_type,
-    analyzer=Analyzer(constants=("vocabulary",), accumulator=VocabAccumulator),
+    analyzer=Analyzer(constants=("vocabulary",), accumulator=VocabAccumulator,
+                      knobs=("top_k", "min_freq")),
     doc="""The id of each token (string or int64) in the vocabulary of the training data, as
     int64. The vocabulary orders tokens by descending frequency, ties by ascending bytes
     (ints: ascending value); ``top_k`` keeps the first k, ``min_freq`` drops tokens seen

@@ -62,10 +62,12 @@ class Analyzer:
 
     ``accumulator(consts)`` returns an object with ``add(values: numpy array)``,
     ``merge(other)`` and ``result() -> dict`` of constants; ``values`` are the flat values
-    the analyzer sees in one batch."""
+    the analyzer sees in one batch. ``knobs`` are the parameters that only shape the
+    analysis (``quantiles``, ``top_k``…): a call given its constants leaves them out."""
 
     constants: tuple
     accumulator: Callable[[dict], Any]
+    knobs: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,18 @@ class Op:
     @property
     def const_params(self) -> tuple:
         return tuple(p for p in self.params if p.const)
+
+
+def constants_error(op: Op, types: dict, consts: dict) -> Optional[str]:
+    """Why ``op``'s type rule refuses the analyzer constants in ``consts`` (with the other
+    constant arguments of the call; ``types``: the value arguments' types), as it would
+    refuse them written by hand in a spec; None when it accepts them."""
+    given = {name: value for name, value in consts.items() if name not in op.analyzer.knobs}
+    try:
+        op.infer(Args(op=op.name, types=types, consts=given))
+    except ArgError as exc:
+        return str(exc)
+    return None
 
 
 REGISTRY: dict[str, Op] = {}

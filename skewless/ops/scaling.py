@@ -1,7 +1,7 @@
 """Scaling: ``zscore`` and ``minmax``, analyzers whose constants describe the training data.
 
 This module also holds :class:`Accumulator`, the base of every analyzer's accumulator (NaN
-skipping and counting, merging, the error for data without values)."""
+and ±inf skipping and counting, merging, the error for data without values)."""
 from __future__ import annotations
 
 import math
@@ -22,9 +22,11 @@ X = Param("x")
 class Accumulator:
     """The state of one analyzer over the data seen so far: ``add(values)`` takes the flat
     values of one batch (a numpy array), ``merge(other)`` folds in another accumulator (and
-    returns self), ``result()`` gives the constants. NaN values are skipped and counted in
-    ``nan_count``; ``count`` is the number of values kept. Subclasses implement ``_add``,
-    ``_merge`` and ``_result``."""
+    returns self), ``result()`` gives the constants. Non-finite float values are skipped,
+    by every analyzer alike: NaN values are counted in ``nan_count``, ±inf in
+    ``inf_count``; ``count`` is the number of values kept. So constants are always finite
+    numbers, which the type rules accept. Subclasses implement ``_add``, ``_merge`` and
+    ``_result``."""
 
     op = "analyzer"
     what = "its constants"
@@ -32,15 +34,17 @@ class Accumulator:
     def __init__(self):
         self.count = 0
         self.nan_count = 0
+        self.inf_count = 0
 
     def add(self, values) -> None:
         values = np.asarray(values).reshape(-1)
         if values.dtype.kind == "f":
-            nan = np.isnan(values)
-            skipped = int(nan.sum())
-            if skipped:
-                self.nan_count += skipped
-                values = values[~nan]
+            finite = np.isfinite(values)
+            if not finite.all():
+                nan = int(np.isnan(values).sum())
+                self.nan_count += nan
+                self.inf_count += int(values.size - finite.sum()) - nan
+                values = values[finite]
         if values.size:
             self.count += int(values.size)
             self._add(values)
@@ -48,14 +52,14 @@ class Accumulator:
     def merge(self, other: "Accumulator") -> "Accumulator":
         self.count += other.count
         self.nan_count += other.nan_count
+        self.inf_count += other.inf_count
         self._merge(other)
         return self
 
     def result(self) -> dict:
         if not self.count:
-            skipped = f" ({self.nan_count} NaN values skipped)" if self.nan_count else ""
             raise ValueError(f"{self.op}: the data has no values to compute {self.what} "
-                             f"from{skipped}")
+                             f"from{skipped_text(self.nan_count, self.inf_count, ' (', ' skipped)')}")
         return self._result()
 
     def _add(self, values: np.ndarray) -> None:
@@ -120,27 +124,28 @@ def _float_moments(x: np.ndarray) -> tuple:
     return total, squares
 
 
+def skipped_text(nan: int, inf: int, before: str = "", after: str = "") -> str:
+    """"1 NaN value and 2 infinite values" (what was skipped), between ``before`` and
+    ``after``; "" when nothing was."""
+    parts = [f"{n:,} {what} value{'s' if n != 1 else ''}"
+             for n, what in ((nan, "NaN"), (inf, "infinite")) if n]
+    return f"{before}{' and '.join(parts)}{after}" if parts else ""
+
+
 class MomentsAccumulator(Accumulator):
     """Mean and population standard deviation. The sums of the values and of their squares
     are kept exactly (as rationals), so the constants are the correctly rounded mean and
     (up to one rounding of the variance) standard deviation of the data, identical whatever
-    the order and batching of the data. Infinite values are not skipped: as in numpy, the
-    mean is then ±inf (NaN with both signs) and the standard deviation NaN."""
+    the order and batching of the data, and finite even where a float sum would overflow."""
 
     op, what = "zscore", "mean and std"
 
     def __init__(self, consts: dict | None = None):
         super().__init__()
         self.total, self.squares = Fraction(0), Fraction(0)
-        self.infinities = {1: 0, -1: 0}
 
     def _add(self, values):
         if values.dtype.kind == "f":
-            infinite = np.isinf(values)
-            if infinite.any():
-                self.infinities[1] += int(np.sum(values[infinite] > 0))
-                self.infinities[-1] += int(np.sum(values[infinite] < 0))
-                values = values[~infinite]
             total, squares = _float_moments(values)
         else:
             total, squares = _int_moments(values.astype(np.int64))
@@ -150,22 +155,15 @@ class MomentsAccumulator(Accumulator):
     def _merge(self, other):
         self.total += other.total
         self.squares += other.squares
-        for sign in self.infinities:
-            self.infinities[sign] += other.infinities[sign]
 
     def _result(self):
-        if self.infinities[1] or self.infinities[-1]:
-            mean = math.nan if self.infinities[1] and self.infinities[-1] else (
-                math.inf if self.infinities[1] else -math.inf)
-            return {"mean": mean, "std": math.nan}
-        finite = self.count - self.infinities[1] - self.infinities[-1]
-        mean = self.total / finite
-        variance = self.squares / finite - mean * mean
+        mean = self.total / self.count
+        variance = self.squares / self.count - mean * mean
         return {"mean": float(mean), "std": math.sqrt(float(variance))}
 
 
 class RangeAccumulator(Accumulator):
-    """Smallest and largest value (ints stay ints; infinite values count)."""
+    """Smallest and largest value (ints stay ints)."""
 
     op, what = "minmax", "min and max"
 
@@ -193,12 +191,22 @@ class RangeAccumulator(Accumulator):
 
 
 def need_constant_or_none(args, name: str):
-    """An analyzer constant: None (computed from data) or a number that is not NaN."""
+    """An analyzer constant: None (computed from data) or a finite number."""
     value = args.consts.get(name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or math.isnan(value)):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ArgError(f"{args.op}: {name} must be a number, got {value!r}", name)
+    if not _finite(value):
+        raise ArgError(f"{args.op}: {name} must be a finite number, got {value!r}", name)
     return value
+
+
+def _finite(number) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _constant_pair(args, first: str, second: str):
@@ -225,6 +233,8 @@ def _minmax_type(args) -> t.Type:
     low, high = _constant_pair(args, "min", "max")
     if low is not None and high < low:
         raise ArgError(f"{args.op}: max ({high!r}) must not be less than min ({low!r})", "max")
+    if low is not None and not _finite(high - low):
+        raise ArgError(f"{args.op}: max - min must be a finite number, got {high - low!r}", "max")
     return t.Type("float32", args.type("x").shape)
 
 
@@ -242,7 +252,7 @@ def _missing(name: str, *constants):
 @elementwise
 def zscore(x, mean=None, std=None):
     """(x - mean) / std as float32, with the mean and population standard deviation of the
-    training data (NaN values skipped), or given: ``zscore(x, mean=3, std=2)``. Where std is
+    training data (NaN and infinite values skipped), or given: ``zscore(x, mean=3, std=2)``. Where std is
     0 the result is x - mean. Computed in float64, then rounded to float32."""
     _missing("zscore", mean, std)
     centered = tf.cast(x, tf.float64) - float(mean)
@@ -256,7 +266,7 @@ def zscore(x, mean=None, std=None):
 @elementwise
 def minmax(x, lo=0, hi=1, min=None, max=None):  # noqa: A002  (the language's names)
     """(x - min) / (max - min) * (hi - lo) + lo as float32: the training data's range
-    (NaN values skipped) mapped onto [lo, hi]; ``min`` and ``max`` may also be given. Values
+    (NaN and infinite values skipped) mapped onto [lo, hi]; ``min`` and ``max`` may also be given. Values
     outside the training range map outside [lo, hi] (no clipping: use ``clip`` for that).
     Where max == min the result is lo. Computed in float64, then rounded to float32."""
     _missing("minmax", min, max)

@@ -28,18 +28,18 @@ SHRINK_BUDGET = 100  # checks spent shrinking a counterexample (each traverses e
 
 
 def check_spec(path: str, data: Sequence[str] = (), examples: int = 100,
-               seed: Optional[int] = None, out=None) -> int:
+               seed: Optional[int] = None, out=None, stats=None) -> int:
     """Check that ``path``'s training and serving features cannot skew; print a summary (or
     the smallest counterexample) to ``out`` and return the exit status: 0 or 1.
 
-    Analyzer constants come from ``data`` when the spec does not give them; without data,
-    such a spec is an error. Errors in the spec or the data raise SkewlessError (from
+    Analyzer constants the spec does not give come from ``stats`` (a stats file's path, as
+    ``skewless.load`` takes it), else from ``data``; without either, such a spec is an error. Errors in the spec or the data raise SkewlessError (from
     ``skewless.load`` or from reading the files)."""
     from ..compiler import load
 
     out = out if out is not None else sys.stdout
     data = list(data)
-    features = load(path, data=data or None)
+    features = load(path, stats=stats, data=data or None)
     seed = seed if seed is not None else random.randrange(2**32)
     with _quiet_tensorflow(), SkewChecker(features) as checker:
         if examples > 0:
@@ -101,7 +101,7 @@ def check_data(checker: SkewChecker, patterns: Iterable[str],
     files are GZIP); return (records, files)."""
     import tensorflow as tf
 
-    from ..runtime import list_files
+    from ..records import list_files
 
     files = list_files(list(patterns))
     total = 0
@@ -126,13 +126,10 @@ def check_data(checker: SkewChecker, patterns: Iterable[str],
 
 
 def _read(path: str):
-    import tensorflow as tf
+    from ..records import read_file
 
-    compression = "GZIP" if path.endswith(".gz") else ""
-    try:
-        yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
-    except tf.errors.OpError as exc:
-        raise DataError(f"{path}: cannot read TFRecords: {exc.message}") from None
+    for records, _ in read_file(path):
+        yield from records
 
 
 def _check_batch(checker: SkewChecker, batch, protos, path: str, first: int) -> None:

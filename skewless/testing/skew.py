@@ -128,7 +128,8 @@ class SkewChecker:
         self.check_signatures()
         self._directory = tempfile.TemporaryDirectory(prefix="skewless-skew-")
         self.path = os.path.join(self._directory.name, "records.tfrecord")
-        open(self.path, "wb").close()
+        with _tf().io.TFRecordWriter(self.path) as writer:
+            writer.write(b"")  # input_fn refuses data without records; check() rewrites it
         self.datasets = {size: features.input_fn(self.path, batch_size=size or WHOLE_LIST,
                                                   shuffle=False)
                          for size in self.batch_sizes}

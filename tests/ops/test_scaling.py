@@ -132,10 +132,15 @@ def test_moments_do_not_depend_on_batching_or_merge_order(values, data):
     assert whole["mean"] == float(mean)
 
 
-def test_moments_with_infinities_follow_numpy():
-    assert accumulate("zscore", [np.array([1.0, np.inf], np.float32)]).result()["mean"] == math.inf
-    result = accumulate("zscore", [np.array([np.inf, -np.inf], np.float32)]).result()
-    assert math.isnan(result["mean"]) and math.isnan(result["std"])
+def test_infinities_are_skipped_and_counted_like_nan():
+    acc = accumulate("zscore", [np.array([1.0, np.inf, 2.0], np.float32),
+                                np.array([3.0, -np.inf, np.nan], np.float32)])
+    assert (acc.count, acc.nan_count, acc.inf_count) == (3, 1, 2)
+    assert acc.result() == {"mean": 2.0, "std": math.sqrt(2 / 3)}
+    ranged = accumulate("minmax", [np.array([np.inf, 1.0, -np.inf, 3.0], np.float32)])
+    assert ranged.result() == {"min": 1.0, "max": 3.0} and ranged.inf_count == 2
+    with pytest.raises(ValueError, match=r"\(1 NaN value and 2 infinite values skipped\)"):
+        accumulate("zscore", [np.array([np.inf, np.nan, -np.inf], np.float32)]).result()
 
 
 def test_analyzers_without_values_raise_a_clear_error():

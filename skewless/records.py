@@ -1,0 +1,199 @@
+"""Reading TFRecord files strictly: every record of every file, or an error naming the file.
+
+Plain ``tf.data.TFRecordDataset`` reports a damaged record without saying which file it is
+in (``corrupted record at 2445``), and reads a file cut inside a record header, or a GZIP
+file cut anywhere, as its first records, silently. Here each file is read by its own
+``TFRecordDataset`` whose errors are caught (``ignore_errors``) and whose bytes are counted:
+when the count at the end of the file falls short of the file's length (for GZIP files, of
+the uncompressed length its trailer records), the reading stopped early, and an
+``InvalidArgumentError`` is raised that names the file, the record and its byte offset. The
+count costs one ``tf.strings.length`` per batch, and the file's length one Python call per
+file when its reading begins, so reading stays as fast as plain reading.
+
+Facts known before reading are checked then, as ``DataError``: no file matches, a directory,
+a file that cannot be opened, every file empty."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from .lazy import np, tf
+
+from .errors import DataError
+
+COMPRESSIONS = ("auto", "GZIP", "ZLIB", "")
+UNCHECKED = -1  # the length of a ZLIB stream's data is not recorded anywhere
+GZIP_TRAILER_MODULUS = 2**32  # a GZIP trailer holds the uncompressed length modulo 2**32
+_GZIP_SMALLEST = 18  # header, an empty deflate block, trailer
+# deflate compresses at most about 1032:1, so a GZIP file this small holds less than 2**32
+# bytes of data, and its trailer's length is exact
+_GZIP_EXACT_BELOW = 2**21
+_RECORD_FRAMING = 16  # length (8) and its CRC (4) before the data, the data's CRC (4) after
+_ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A TFRecord file to read: its ``compression`` ("GZIP", "ZLIB" or ""), the number of
+    bytes its records take once uncompressed (``expected``, modulo ``modulus``; UNCHECKED
+    when unknown), and whether it certainly holds no record."""
+
+    path: str
+    compression: str
+    expected: int
+    modulus: int
+    empty: bool
+
+
+def list_files(file_pattern) -> list[str]:
+    """Sorted files matching a glob, a file name, or a list of them; a DataError if none, or
+    if one is a directory."""
+    patterns = [file_pattern] if isinstance(file_pattern, (str, bytes)) else list(file_pattern)
+    files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(pattern)})
+    if not files:
+        shown = patterns[0] if len(patterns) == 1 else patterns
+        raise DataError(f"no file matches {shown!r}")
+    for path in files:
+        if tf.io.gfile.isdir(path):
+            raise DataError(f"{path}: is a directory, not a TFRecord file (to read the files "
+                            f"in it, give a glob such as '{path.rstrip('/')}/*')")
+    return files
+
+
+def sources(files: Sequence[str], compression: str) -> list[Source]:
+    """What is known of each file before reading it; a DataError naming a file that cannot
+    be opened. ``compression`` "auto" means GZIP for names ending in ``.gz``."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be 'auto', 'GZIP', 'ZLIB' or '', got {compression!r}")
+    return [_source(path, compression) for path in files]
+
+
+def _source(path: str, compression: str) -> Source:
+    kind = ("GZIP" if path.endswith(".gz") else "") if compression == "auto" else compression
+    try:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            size = handle.size()
+            handle.read(1)  # a file that cannot be read fails here, not in the pipeline
+            if kind == "GZIP" and size >= _GZIP_SMALLEST:
+                handle.seek(size - 4)
+                length = int.from_bytes(handle.read(4), "little")
+                return Source(path, kind, length, GZIP_TRAILER_MODULUS,
+                              length == 0 and size < _GZIP_EXACT_BELOW)
+    except (OSError, tf.errors.OpError) as exc:
+        raise DataError(f"{path}: cannot read: {getattr(exc, 'message', None) or exc}") from None
+    if kind == "GZIP":  # too short for a GZIP file, unless empty
+        return Source(path, kind, 0 if size == 0 else GZIP_TRAILER_MODULUS,
+                      GZIP_TRAILER_MODULUS, size == 0)
+    if kind == "ZLIB":
+        return Source(path, kind, UNCHECKED, 1, size == 0)
+    return Source(path, kind, size, 2**62, size == 0)
+
+
+def source_dataset(files: Sequence[str], compression: str) -> tf.data.Dataset:
+    """The files as a dataset of (path, compression), for :func:`named_batches`; a
+    DataError if one cannot be read, or if every file is empty."""
+    found = sources(files, compression)
+    if all(source.empty for source in found):
+        raise DataError(f"no records in {', '.join(files)}: every file is empty")
+    return tf.data.Dataset.from_tensor_slices((tf.constant([s.path for s in found]),
+                                               tf.constant([s.compression for s in found])))
+
+
+def _facts_now(path: bytes, compression: bytes):
+    """(expected, modulus, readable) of a file as it is when its reading begins: files may
+    change between calling ``input_fn`` and reading them (every epoch reads them again)."""
+    try:
+        source = _source(np.asarray(path).item().decode("utf-8", "surrogateescape"),
+                         np.asarray(compression).item().decode())
+    except DataError:
+        return np.int64(0), np.int64(1), False
+    return np.int64(source.expected), np.int64(source.modulus), True
+
+
+def named_batches(batch_size: int):
+    """A function from a file's (path, compression) to its records in
+    batches of ``batch_size`` (the last may be smaller), each record with its name
+    ("path: record N") for parse errors. Reading a damaged file, or one cut short, raises
+    ``InvalidArgumentError`` whose message names it (see :func:`read_error`)."""
+
+    def read(path, compression):
+        # Once per file: its length is looked at, and it is opened, before the reader opens
+        # it (ignore_errors would retry a failing open forever).
+        expected, modulus, readable = tf.numpy_function(
+            _facts_now, [path, compression], [tf.int64, tf.int64, tf.bool], stateful=True)
+        with tf.control_dependencies([tf.debugging.Assert(readable, [tf.strings.join(
+                [path, ": cannot be read (it could when reading began)"])])]):
+            path = tf.identity(path)
+        end = tf.data.Dataset.from_tensors(tf.zeros([0], tf.string))  # marks the file's end
+        batches = (tf.data.TFRecordDataset(path, compression_type=compression)
+                   .ignore_errors(log_warning=True).batch(batch_size).concatenate(end))
+
+        def step(state, records):
+            index, offset = state
+            count = tf.size(records, out_type=tf.int64)
+            size = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64))
+            names = tf.strings.join([path, tf.strings.as_string(tf.range(index, index + count))],
+                                    separator=": record ")
+            whole = ((count > 0) | (expected == UNCHECKED)
+                     | tf.equal(offset % modulus, expected))
+            check = tf.debugging.Assert(whole, [_damaged(path, compression, index, offset)])
+            with tf.control_dependencies([check]):
+                records = tf.identity(records)
+            return (index + count, offset + size + _RECORD_FRAMING * count), (records, names)
+
+        zero = tf.constant(0, tf.int64)
+        return batches.scan((zero, zero), step).filter(lambda records, _: tf.size(records) > 0)
+
+    return read
+
+
+def _damaged(path, compression, index, offset):
+    """The message of a file whose reading stopped before its end."""
+    compressed = tf.not_equal(compression, "")
+    where = tf.where(compressed, tf.strings.join([" of the ", compression, " data"]), "")
+    hint = tf.where(tf.equal(offset, 0), tf.strings.join(
+        ["; is it a TFRecord file, and is it ", tf.where(compressed, compression, "not"),
+         " compressed?"]), "")
+    return tf.strings.join([path, ": cannot read record ", tf.strings.as_string(index),
+                            " (at byte ", tf.strings.as_string(offset), where,
+                            "): the file is damaged or cut short", hint])
+
+
+def read_error(exc: tf.errors.OpError):
+    """The message naming the file of an error raised by :func:`named_batches`'s reading,
+    or None for any other error."""
+    match = _ASSERTION.search(exc.message.split("\n\t [[")[0])
+    return match.group(1) if match else None
+
+
+def read_file(path: str, compression: str = "auto", batch_size: int = 1024):
+    """The (records, names) batches of one file, as numpy arrays; a DataError naming the file
+    if it cannot be read whole."""
+    source = sources([path], compression)[0]
+    dataset = named_batches(batch_size)(tf.constant(source.path), tf.constant(source.compression))
+    try:
+        yield from dataset.as_numpy_iterator()
+    except tf.errors.OpError as exc:
+        raise DataError(read_error(exc) or f"{path}: cannot read: {exc.message}") from None
+
+
+def all_records(files: Sequence[str], compression: str = "auto"):
+    """Every (record, name) of the files, in order, read as :func:`read_file` reads them."""
+    for path in files:
+        for records, names in read_file(path, compression):
+            yield from zip(records, names)
+
+
+def first_non_example(named_records):
+    """"name: not a tf.train.Example (why)" of the first of the (record, name) pairs that
+    does not parse as one, or None. TensorFlow's parse error does not say which record it
+    is (and for bytes that are not UTF-8, Python cannot even show it), so the culprit is
+    looked for again here, once such an error has stopped a pass."""
+    for record, name in named_records:
+        try:
+            tf.train.Example.FromString(record)
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, whatever its module
+            name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+            return f"{name}: not a tf.train.Example ({exc})"
+    return None

@@ -1,0 +1,239 @@
+"""Damaged, cut-short, wrongly compressed, misplaced and non-tf.Example data, read by every
+entry point: ``compile --data``, ``analyze``, ``check --data`` and ``input_fn`` (of
+``skewless.load`` and of a generated module). Each damaged file is given after a good one, so
+an error that does not name the damaged file is caught. The damaged files are made here by
+hand, byte by byte, so where each is damaged is known."""
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+import skewless
+from skewless import cli
+from skewless.errors import DataError
+from skewless_test_helpers import REPO, example, import_module, write_records
+
+SPEC = """\
+input x: float32
+label y: float32 = 0.0
+feature z = zscore(x)
+target y = y
+"""
+RECORDS = [example(x=float(i), y=1.0) for i in range(6)]
+FRAMED = len(RECORDS[0]) + 16  # every record has the same length here
+PLAIN = b""
+
+
+def _plain() -> bytes:
+    global PLAIN
+    if not PLAIN:
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_records(f"{folder}/r.tfrecord", RECORDS)
+            with open(path, "rb") as handle:
+                PLAIN = handle.read()
+    return PLAIN
+
+
+def _gzip() -> bytes:
+    return gzip.compress(_plain(), mtime=0)
+
+
+def flipped(data: bytes, at: int) -> bytes:
+    damaged = bytearray(data)
+    damaged[at] ^= 0xFF
+    return bytes(damaged)
+
+
+def framed(*records: bytes) -> bytes:
+    """Records framed as TFRecords (valid lengths and CRCs), whatever their bytes."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        with open(write_records(f"{folder}/r", [RECORDS[0], *records]), "rb") as handle:
+            return handle.read()
+
+
+LAST = 5 * FRAMED  # where the last record starts
+# name -> (file name, bytes): files that must never be read as less (or other) data
+DAMAGED = {
+    "flip in the first length": ("a.tfrecord", lambda: flipped(_plain(), 2)),
+    "flip in the first length CRC": ("a.tfrecord", lambda: flipped(_plain(), 9)),
+    "flip in the first data": ("a.tfrecord", lambda: flipped(_plain(), 14)),
+    "flip in a middle record's data": ("a.tfrecord", lambda: flipped(_plain(), 2 * FRAMED + 20)),
+    "flip in the last data CRC": ("a.tfrecord", lambda: flipped(_plain(), len(_plain()) - 1)),
+    "cut in the last length": ("a.tfrecord", lambda: _plain()[:LAST + 4]),
+    "cut in the last length CRC": ("a.tfrecord", lambda: _plain()[:LAST + 10]),
+    "cut in the last data": ("a.tfrecord", lambda: _plain()[:LAST + 15]),
+    "cut in the last data CRC": ("a.tfrecord", lambda: _plain()[:-2]),
+    "cut in a middle record": ("a.tfrecord", lambda: _plain()[:2 * FRAMED + 7]),
+    "gzip cut in half": ("a.gz", lambda: _gzip()[:len(_gzip()) // 2]),
+    "gzip without its trailer": ("a.gz", lambda: _gzip()[:-8]),
+    "gzip cut in its trailer": ("a.gz", lambda: _gzip()[:-3]),
+    "gzip flipped": ("a.gz", lambda: flipped(_gzip(), len(_gzip()) // 2)),
+    "gzip of two members": ("a.gz", lambda: _gzip() + _gzip()),
+    "plain data named .gz": ("a.gz", _plain),
+    "gzip data not named .gz": ("a.tfrecord", _gzip),
+    "text": ("a.tfrecord", lambda: b"x,y\n1.0,2.0\n" * 20),
+    "not UTF-8 bytes in a record": ("a.tfrecord", lambda: framed(b"\xff\xfe\x00garbage\x80")),
+    "text in a record": ("a.tfrecord", lambda: framed(b"hello, not a protocol buffer")),
+    "JSON in a record": ("a.tfrecord", lambda: framed(b'{"x": 1.0}')),
+    "a cut tf.Example in a record": ("a.tfrecord", lambda: framed(RECORDS[1][:-3])),
+}
+# Records that frame well but are not tf.Examples: TensorFlow's parse error names no record.
+NOT_EXAMPLES = {"not UTF-8 bytes in a record", "text in a record", "JSON in a record",
+                "a cut tf.Example in a record"}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("damaged")
+    (root / "spec.feat").write_text(SPEC, encoding="utf-8")
+    write_records(root / "good.tfrecord", RECORDS)
+    return root
+
+
+def damaged_file(folder, case: str) -> str:
+    name, make = DAMAGED[case]
+    case_folder = folder / case.replace(" ", "_").replace("'", "").replace(".", "")
+    case_folder.mkdir(exist_ok=True)
+    path = case_folder / name
+    path.write_bytes(make())
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def loaded(folder):
+    return skewless.load(str(folder / "spec.feat"), stats={"z/zscore": {"mean": 0, "std": 1}})
+
+
+@pytest.fixture(scope="module")
+def generated(folder):
+    stats = folder / "stats.json"
+    assert cli.main(["analyze", str(folder / "spec.feat"), "--data",
+                     str(folder / "good.tfrecord"), "-o", str(stats)]) == 0
+    module = folder / "spec_features.py"
+    assert cli.main(["compile", str(folder / "spec.feat"), "--stats", str(stats),
+                     "-o", str(module)]) == 0
+    return import_module(module, "damaged_data_features")
+
+
+def commands(folder, data: list) -> dict:
+    spec = str(folder / "spec.feat")
+    return {
+        "compile --data": ["compile", spec, "--data", *data, "-o", str(folder / "out.py")],
+        "analyze": ["analyze", spec, "--data", *data, "-o", str(folder / "out.json")],
+        "check --data": ["check", spec, "--data", *data, "--examples", "0"],
+    }
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_every_command_names_the_damaged_file(folder, case, capsys):
+    path = damaged_file(folder, case)
+    for command, argv in commands(folder, [str(folder / "good.tfrecord"), path]).items():
+        assert cli.main(argv) == 1, (command, case)
+        err = capsys.readouterr().err
+        assert path in err, (command, case, err)
+        assert "Traceback" not in err
+    assert not (folder / "out.py").exists() and not (folder / "out.json").exists()
+
+
+def _read_all(features, data):
+    return sum(int(tf.shape(batch[1]["y"])[0])
+               for batch in features.input_fn(data, batch_size=4, shuffle=False))
+
+
+@pytest.mark.parametrize("case", sorted(set(DAMAGED) - NOT_EXAMPLES))
+@pytest.mark.parametrize("which", ["loaded", "generated"])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_input_fn_names_the_damaged_file(folder, case, which, shuffle, request):
+    features = request.getfixturevalue(which)
+    path = damaged_file(folder, case)
+    data = [str(folder / "good.tfrecord"), path]
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        for _ in features.input_fn(data, batch_size=4, shuffle=shuffle, seed=1):
+            pass
+    assert f"{path}: cannot read record" in info.value.message
+
+
+@pytest.mark.parametrize("case", sorted(NOT_EXAMPLES))
+def test_input_fn_stops_at_a_record_that_is_not_an_example(folder, case, loaded):
+    path = damaged_file(folder, case)
+    with pytest.raises((tf.errors.InvalidArgumentError, UnicodeDecodeError)):
+        _read_all(loaded, [str(folder / "good.tfrecord"), path])
+
+
+def test_the_error_gives_the_record_and_byte_offset(folder, loaded, capsys):
+    path = damaged_file(folder, "flip in a middle record's data")
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"{path}: cannot read record 2 \\(at byte {2 * FRAMED}\\)"):
+        _read_all(loaded, [path])
+    path = damaged_file(folder, "cut in the last length")
+    argv = commands(folder, [path])["analyze"]
+    assert cli.main(argv) == 1
+    assert f"{path}: cannot read record 5 (at byte {LAST})" in capsys.readouterr().err
+    path = damaged_file(folder, "not UTF-8 bytes in a record")
+    assert cli.main(commands(folder, [path])["analyze"]) == 1
+    assert f"{path}: record 1: not a tf.train.Example" in capsys.readouterr().err
+
+
+def test_a_directory_is_named(folder, loaded, capsys):
+    directory = folder / "a_directory"
+    directory.mkdir(exist_ok=True)
+    data = [str(folder / "good.tfrecord"), str(directory)]
+    for command, argv in commands(folder, data).items():
+        assert cli.main(argv) == 1, command
+        err = capsys.readouterr().err
+        assert f"{directory}: is a directory" in err and "Traceback" not in err
+    with pytest.raises(DataError, match="is a directory"):
+        loaded.input_fn(data)
+
+
+def test_empty_data_is_an_error_and_an_empty_file_among_others_is_not(folder, loaded,
+                                                                       generated, capsys):
+    empty = folder / "empty.tfrecord"
+    empty.write_bytes(b"")
+    empty_gz = folder / "empty.gz"
+    empty_gz.write_bytes(gzip.compress(b""))
+    for data in ([str(empty)], [str(empty_gz)], [str(empty), str(empty_gz)]):
+        for command, argv in commands(folder, data).items():
+            assert cli.main(argv) == 1, command
+            err = capsys.readouterr().err
+            assert err.startswith("no records in ") and "Traceback" not in err
+            assert all(path in err for path in data), err
+        for features in (loaded, generated):
+            with pytest.raises(DataError, match="^no records in .*every file is empty") as info:
+                features.input_fn(data)
+            assert all(path in str(info.value) for path in data)
+    mixed = [str(empty), str(folder / "good.tfrecord"), str(empty_gz)]
+    for features in (loaded, generated):
+        assert _read_all(features, mixed) == len(RECORDS)
+    assert cli.main(commands(folder, mixed)["analyze"]) == 0
+    capsys.readouterr()
+
+
+def test_good_gzip_and_plain_files_are_read_whole(folder, loaded):
+    good_gz = folder / "good.gz"
+    good_gz.write_bytes(_gzip())
+    assert _read_all(loaded, [str(good_gz), str(folder / "good.tfrecord")]) == 2 * len(RECORDS)
+
+
+def test_the_command_line_shows_no_traceback_for_damaged_data(folder):
+    path = damaged_file(folder, "gzip cut in half")
+    result = subprocess.run(
+        [sys.executable, "-m", "skewless", *commands(folder, [path])["compile --data"]],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 1
+    assert path in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_beam_engine_names_a_cut_file(folder, capsys):
+    pytest.importorskip("apache_beam")
+    path = damaged_file(folder, "gzip without its trailer")
+    argv = commands(folder, [str(folder / "good.tfrecord"), path])["analyze"] + ["--runner", "beam"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: cannot read record" in err and "Traceback" not in err

@@ -115,7 +115,11 @@ def named_batches(batch_size: int):
     """A function from a file's (path, compression) to its records in
     batches of ``batch_size`` (the last may be smaller), each record with its name
     ("path: record N") for parse errors. Reading a damaged file, or one cut short, raises
-    ``InvalidArgumentError`` whose message names it (see :func:`read_error`)."""
+    ``InvalidArgumentError`` whose message names it (see :func:`read_error`).
+
+    What is done per record (names, byte counts) runs in a parallel map; the one step that
+    must see the batches in order, the running byte count checked at the file's end, adds
+    up two numbers per batch."""
 
     def read(path, compression):
         # Once per file: its length is looked at, and it is opened, before the reader opens
@@ -125,25 +129,37 @@ def named_batches(batch_size: int):
         with tf.control_dependencies([tf.debugging.Assert(readable, [tf.strings.join(
                 [path, ": cannot be read (it could when reading began)"])])]):
             path = tf.identity(path)
-        end = tf.data.Dataset.from_tensors(tf.zeros([0], tf.string))  # marks the file's end
-        batches = (tf.data.TFRecordDataset(path, compression_type=compression)
-                   .ignore_errors(log_warning=True).batch(batch_size).concatenate(end))
 
-        def step(state, records):
-            index, offset = state
+        def named(number, records):
+            first = number * batch_size
             count = tf.size(records, out_type=tf.int64)
-            size = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64))
-            names = tf.strings.join([path, tf.strings.as_string(tf.range(index, index + count))],
+            names = tf.strings.join([path, tf.strings.as_string(tf.range(first, first + count))],
                                     separator=": record ")
+            size = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64))
+            return records, names, count, size + _RECORD_FRAMING * count
+
+        end = tf.data.Dataset.from_tensors(  # marks the file's end
+            (tf.zeros([0], tf.string), tf.zeros([0], tf.string), tf.constant(0, tf.int64),
+             tf.constant(0, tf.int64)))
+        batches = (tf.data.TFRecordDataset(path, compression_type=compression)
+                   .ignore_errors(log_warning=True).batch(batch_size).enumerate()
+                   .map(named, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                   .concatenate(end))
+
+        def step(state, batch):
+            records, names, count, size = batch
+            index, offset = state
             whole = ((count > 0) | (expected == UNCHECKED)
                      | tf.equal(offset % modulus, expected))
             check = tf.debugging.Assert(whole, [_damaged(path, compression, index, offset)])
             with tf.control_dependencies([check]):
-                records = tf.identity(records)
-            return (index + count, offset + size + _RECORD_FRAMING * count), (records, names)
+                count = tf.identity(count)
+            return (index + count, offset + size), (records, names, count)
 
         zero = tf.constant(0, tf.int64)
-        return batches.scan((zero, zero), step).filter(lambda records, _: tf.size(records) > 0)
+        return (batches.scan((zero, zero), step)
+                .filter(lambda records, names, count: count > 0)
+                .map(lambda records, names, count: (records, names)))
 
     return read
 

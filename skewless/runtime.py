@@ -139,9 +139,16 @@ class Features:
             dataset = dataset.flat_map(read)
         if num_epochs != 1:
             dataset = dataset.repeat(num_epochs)
-        dataset = dataset.batch(batch_size) if shuffle else dataset.rebatch(batch_size)
-        return dataset.map(self._parse_training_batch, num_parallel_calls=tf.data.AUTOTUNE,
-                           deterministic=True).prefetch(tf.data.AUTOTUNE)
+        if shuffle:
+            dataset = dataset.batch(batch_size)
+        dataset = dataset.map(self._parse_training_batch, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=True)
+        if not shuffle:
+            # Each file was read in batches of its own; joining its last, smaller batch with
+            # the next file's first after the transform gives the same tensors (the transform
+            # is batch-invariant) and moves less data than joining the records before.
+            dataset = dataset.rebatch(batch_size)
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     def _parse_training_batch(self, records, names):
         raw = tf.io.parse_example(records, self.RAW_FEATURE_SPEC, example_names=names)

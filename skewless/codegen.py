@@ -15,7 +15,7 @@ from .files import asset_name
 from .ir import Graph
 from .plan import Step, step_of as _step_of, steps, table_steps
 
-_RESERVED = {"raw", "tf", "_ops", "_rt"}
+_RESERVED = {"raw", "tf", "_ops", "_rt", "float"}  # float: render writes float("nan")
 
 
 class Writer:

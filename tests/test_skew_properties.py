@@ -453,6 +453,18 @@ def test_if_keeps_static_shapes(tmp_path):
     assert_no_skew(features, [{"x": [[1.0], [-2.0]], "n": 3, "s": "a"}])
 
 
+def test_a_name_the_generated_code_calls_is_renamed(tmp_path):
+    """Found by the interpreter-versus-module property: a let named `float` shadowed the
+    builtin the module calls for nan and inf literals (an UnboundLocalError)."""
+    text = "input x: float32\nlet float = x * 2.0\nfeature f = float + inf\nfeature g = float\n"
+    loaded, module = compile_both(text, tmp_path, "shadowing")
+    raw = {"x": tf.constant([1.0, -3.0])}
+    outputs = module.transform_features(raw)
+    assert outputs["f"].numpy().tolist() == [math.inf, math.inf]
+    assert outputs["g"].numpy().tolist() == [2.0, -6.0]
+    assert_same_features(loaded, module, [{"x": 1.0}, {"x": math.nan}], batch_sizes=(None,))
+
+
 # ---- bugs these properties found, pinned ------------------------------------------------------
 
 def static_shape_spec(expression: str, folder):

@@ -18,7 +18,7 @@ class Budget:
     # generated specs that call one function, each traced once; hypothesis' first example is
     # its simplest (all choices minimal: zeros, empty strings), so one spec would not do
     specs_per_function: int
-    batches_per_spec: int  # record batches run through one traced spec
+    batches_per_spec: int  # record batches run through one traced spec, the edge batch included
     load_vs_module_specs: int  # specs of the interpreter-versus-module property
     form_specs: int  # specs drawn, at most, to see every literal and name form
 
@@ -26,7 +26,7 @@ class Budget:
 BUDGETS = {
     "dev": Budget(max_examples=25, specs_per_function=2, batches_per_spec=4,
                   load_vs_module_specs=60, form_specs=600),
-    "ci": Budget(max_examples=150, specs_per_function=2, batches_per_spec=30,
+    "ci": Budget(max_examples=150, specs_per_function=2, batches_per_spec=26,
                  load_vs_module_specs=1000, form_specs=600),
     "thorough": Budget(max_examples=1000, specs_per_function=20, batches_per_spec=100,
                        load_vs_module_specs=20_000, form_specs=5000),

@@ -1,5 +1,6 @@
 """Helpers shared by the tests of the compiler output and the runtime: writing tf.Example
-records by hand, the example data generator, loading a generated module, comparing tensors."""
+records by hand, the example data generator, loading a generated module, comparing tensors;
+the functions and names with known skew bugs."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,6 +12,13 @@ import tensorflow as tf
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FLIGHTS = REPO / "examples" / "flights"
+
+# A function with a known skew bug is listed here: its own property (test_function_skew.py)
+# is a strict xfail, and it is left out of the other generated specs until it is fixed (then
+# its entry goes: the strict xfail turns into a failure to remind). Names that the code
+# generator cannot use go in KNOWN_BAD_NAMES likewise.
+KNOWN_SKEW_OPS = frozenset()
+KNOWN_BAD_NAMES = frozenset()
 
 
 def feature(values) -> tf.train.Feature:

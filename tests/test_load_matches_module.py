@@ -1,6 +1,7 @@
 """The interpreter (``skewless.load``) and the generated module compute the same thing, bit
 for bit: a cheap property over thousands of generated specs and records, calling
-``transform_features``/``transform_targets`` directly on raw batches (the skew properties of
+``transform_features``/``transform_targets`` directly on raw batches (drawn records and the
+fixed edge records, which hold every edge value of each column's dtype; the skew properties of
 test_skew_properties.py run the whole training and serving pipeline on fewer specs). And the
 spec generator reaches every literal and name form of the language.
 
@@ -23,7 +24,7 @@ from hypothesis import given, settings, strategies as st
 
 import skewless
 from skewless import ast, codegen, syntax
-from skewless.testing import assert_same_transform, batches, spec_sources
+from skewless.testing import assert_same_transform, batches, edge_records, spec_sources
 from skewless.testing.specs import NAME_FORMS
 from skewless.testing.strategies import INT64_MAX, INT64_MIN
 
@@ -102,7 +103,7 @@ def test_load_and_the_generated_module_agree(tmp_path_factory):
     def agree(data):
         text = data.draw(SPECS, label="spec")
         loaded, module, graph = compile_both(text, folder)
-        records = data.draw(batches(loaded), label="records")
+        records = data.draw(batches(loaded), label="records") + edge_records(loaded)
         run = graph_run if has_negative_zero(graph) else eager_run
         assert_same_transform(loaded, module, records, run=run,
                               names=("skewless.load", "the generated module"))

@@ -5,7 +5,8 @@ give bit-identical features, with ``skewless.load`` and with the generated modul
 Then the tests that show the assertion can fail, and ``skewless check``.
 
 TensorFlow functions are traced once per spec (one SkewChecker each), and each generated
-spec is checked on several batches of records."""
+spec is checked on several batches of records. Every function's own property is in
+test_function_skew.py."""
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import skewless
 from skewless import runtime
@@ -24,30 +25,19 @@ from skewless.cli import main
 from skewless.errors import DataError
 from skewless.ir import ColumnSpec
 from skewless.ops.registry import all_ops
-from skewless.plan import build_features
 from skewless.testing import (SkewChecker, assert_no_skew, assert_same_features, batches,
-                              check_batches,
-                              from_example, raw_tensors, records, serialize, spec_sources,
-                              to_example, uncovered_ops)
+                              edge_records, from_example, raw_tensors, records, serialize,
+                              spec_sources, to_example)
 from skewless.testing import check as check_module
 from skewless.testing.skew import compare, compare_outputs
 from skewless.types import SCALAR, Shape, Type
 
-from property_budget import BUDGET, count
-from skewless_test_helpers import FLIGHTS, compile_both, make_data
+from property_budget import count
+from skewless_test_helpers import FLIGHTS, KNOWN_BAD_NAMES, KNOWN_SKEW_OPS, compile_both, make_data
 
-# ---- known skew bugs --------------------------------------------------------------------------
-# A function with a known skew bug is listed here: its own property (test_function_cannot_skew)
-# is a strict xfail, and it is left out of the other generated specs until it is fixed (then
-# its entry goes: the strict xfail turns into a failure to remind). Names that the code
-# generator cannot use go in KNOWN_BAD_NAMES likewise.
-KNOWN_SKEW_OPS = frozenset()
-KNOWN_BAD_NAMES = frozenset()
 SAFE_OPS = sorted(set(all_ops()) - KNOWN_SKEW_OPS)
 SPECS = spec_sources(ops=SAFE_OPS, avoid_names=KNOWN_BAD_NAMES)
 PROFILE_EXAMPLES = settings.default.max_examples  # 25 with the dev profile, 150 with ci
-FUNCTIONS = [pytest.param(op, marks=pytest.mark.xfail(strict=True, reason="a known skew bug"))
-             if op in KNOWN_SKEW_OPS else op for op in sorted(all_ops())]
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
          HealthCheck.large_base_example]
 
@@ -69,12 +59,6 @@ def load_text(text: str, folder, name: str = "spec"):
 
 
 # ---- the generators ---------------------------------------------------------------------------
-
-
-def test_every_registered_function_can_be_generated():
-    assert uncovered_ops() == [], (
-        "add a row for these functions to skewless.testing.specs.CONSTANTS or "
-        "BY_PARAMETER, so that generated specs call them")
 
 
 @settings(max_examples=PROFILE_EXAMPLES * 4, suppress_health_check=QUIET)
@@ -218,35 +202,15 @@ def _not_utf8(data: bytes) -> bool:
 def test_generated_specs_cannot_skew(tmp_path_factory, data):
     text = data.draw(SPECS, label="spec")
     loaded, module = compile_both(text, tmp_path_factory.mktemp("generated"), "generated")
+    groups = [edge_records(loaded)] + [data.draw(batches(loaded), label=f"records {i}")
+                                       for i in range(2)]
+    records_ = [record for group in groups for record in group]
     with SkewChecker(loaded) as by_load, SkewChecker(module) as by_module:
-        for _ in range(2):
-            batch = data.draw(batches(loaded), label="records")
-            compare_outputs(by_load.check(batch), by_module.check(batch), batch,
-                            ("skewless.load", "the generated module"))
-    count("generated specs: every path, interpreter and module", 2)
-
-
-@pytest.mark.parametrize("op", FUNCTIONS)
-def test_function_cannot_skew(op):
-    """Each registered function's own property: specs that call it (on drawn argument types,
-    with drawn constants), each traced once and run on many batches of generated records
-    through input_fn (one record per batch, and all in one batch) and both serving
-    receivers, bit for bit. A function is covered by registering it."""
-    @settings(max_examples=BUDGET.specs_per_function, suppress_health_check=QUIET)
-    @given(st.data())
-    def cannot_skew(data):
-        text = data.draw(spec_sources(ops=[op], calls=op, max_inputs=2, max_features=1,
-                                      avoid_names=KNOWN_BAD_NAMES), label="spec")
-        graph = skewless.check_source(text, f"{op}.feat")
-        assume(op in {node.op for node in graph.nodes})
-        features = build_features(graph)
-        groups = [data.draw(batches(features), label=f"records {i}")
-                  for i in range(BUDGET.batches_per_spec)]
-        with SkewChecker(features) as checker:
-            check_batches(checker, groups)
-        count(f"function {op}", len(groups))
-
-    cannot_skew()
+        sizes = [len(group) for group in groups]
+        compare_outputs(by_load.check(records_, groups=sizes),
+                        by_module.check(records_, groups=sizes), records_,
+                        ("skewless.load", "the generated module"))
+    count("generated specs: every path, interpreter and module", len(groups))
 
 
 # ---- the example spec -------------------------------------------------------------------------
@@ -470,6 +434,18 @@ def test_math_does_not_depend_on_the_batch(packet_outputs, op):
 def test_if_keeps_static_shapes(tmp_path):
     features = static_shape_spec("if(x > 0.0, x, n) | max", tmp_path)
     assert_no_skew(features, [{"x": [[1.0], [-2.0]], "n": 3, "s": "a"}])
+
+
+def test_a_name_the_generated_code_calls_is_renamed(tmp_path):
+    """Found by the interpreter-versus-module property: a let named `float` shadowed the
+    builtin the module calls for nan and inf literals (an UnboundLocalError)."""
+    text = "input x: float32\nlet float = x * 2.0\nfeature f = float + inf\nfeature g = float\n"
+    loaded, module = compile_both(text, tmp_path, "shadowing")
+    raw = {"x": tf.constant([1.0, -3.0])}
+    outputs = module.transform_features(raw)
+    assert outputs["f"].numpy().tolist() == [math.inf, math.inf]
+    assert outputs["g"].numpy().tolist() == [2.0, -6.0]
+    assert_same_features(loaded, module, [{"x": 1.0}, {"x": math.nan}], batch_sizes=(None,))
 
 
 # ---- bugs these properties found, pinned ------------------------------------------------------

@@ -38,7 +38,7 @@ from ..ir import ColumnSpec
 
 __all__ = [
     "int64s", "float32s", "strings", "values", "column_values", "records", "batches",
-    "columns_of", "serving_record", "to_example", "serialize", "raw_tensors", "from_example",
+    "edge_records", "columns_of", "serving_record", "to_example", "serialize", "raw_tensors", "from_example",
     "unflatten",
 ]
 
@@ -132,6 +132,45 @@ def batches(features_or_columns, labels: bool = True, min_size: int = 1,
             max_size: int = 8) -> st.SearchStrategy:
     """A list of records, as one batch."""
     return st.lists(records(features_or_columns, labels), min_size=min_size, max_size=max_size)
+
+
+EDGES = {"int64": INT64_EDGES, "float32": FLOAT32_EDGES, "string": STRING_EDGES,
+         "bool": (False, True)}
+
+
+def edge_records(features_or_columns, labels: bool = True) -> list[dict]:
+    """A fixed batch of records that, together, hold every edge value of every column's
+    dtype (``INT64_EDGES``, ``FLOAT32_EDGES``, ``STRING_EDGES``, both bools): as many records
+    as the longest list of edges, column ``j`` of record ``i`` starting at edge ``i + 5j``
+    (so columns do not go in step). Fixed shapes take consecutive edges; variable-length
+    columns hold 0 to 3 values; sparse columns 0 to 3 entries, in varying order; a column
+    that may be absent is absent from every seventh record. Hypothesis' first batches are its
+    simplest (zeros, empty strings), which hide many faults; these records do not."""
+    columns = [c for c in columns_of(features_or_columns) if labels or c.kind == "input"]
+    count = max((len(EDGES[c.dtype]) for c in columns), default=0)
+    result = []
+    for i in range(count):
+        record = {}
+        for j, column in enumerate(columns):
+            edges, start, kind = EDGES[column.dtype], i + 5 * j, column.shape.kind
+            take = lambda n: [edges[(start + k) % len(edges)] for k in range(n)]  # noqa: E731
+            may_be_absent = column.default is not None or kind in ("variable", "sparse")
+            if may_be_absent and i % 7 == 6:
+                continue
+            if kind == "scalar":
+                record[column.name] = take(1)[0]
+            elif kind == "fixed":
+                record[column.name] = unflatten(take(math.prod(column.shape.dims)),
+                                                column.shape.dims)
+            elif kind == "variable":
+                record[column.name] = take(i % 4)
+            else:
+                size = column.shape.dims[0]
+                indices = [(i + 2 * k) % size for k in range(min(i % 4, size))]
+                pairs = list(zip(dict.fromkeys(indices), take(len(indices))))
+                record[column.name] = pairs[::-1] if i % 2 else pairs
+        result.append(record)
+    return result
 
 
 def serving_record(record: dict, columns) -> dict:

@@ -2,11 +2,14 @@
 errors become positioned diagnostics, and every statement's error is reported in one run.
 
 Nothing here recurses on the depth of what a user wrote: lark's LALR parser keeps its own
-stack, and the AST is built bottom-up over the parse tree's subtrees in a loop. Brackets may
+stack, and it builds the AST bottom-up as it reduces each rule (no parse tree). Brackets may
 nest at most ``MAX_NESTING`` deep; chains of operators and pipes have no length limit."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import sys
 import threading
 from importlib import resources
 from pathlib import Path
@@ -43,7 +46,22 @@ _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # from here on a number rounds to inf i
 def _parser() -> lark.Lark:
     """The parser, with the AST builder lark calls as it reduces each rule; parses take turns
     on it (``_parsing``), as the builder holds the statement being parsed."""
-    return lark.Lark(_grammar(), parser="lalr", maybe_placeholders=True, transformer=_BUILDER)
+    grammar = _grammar()
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_BUILDER,
+                     cache=_cache_file(grammar))
+
+
+def _cache_file(grammar: str) -> str | bool:
+    """Where lark keeps its analysis of the grammar between runs (building it takes longer
+    than parsing a long spec): a file of the user's own cache folder, never a folder others
+    may write to, as lark's cache is a pickle. False (no cache) if there is no such folder."""
+    try:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "skewless"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home folder
+        return False
+    key = f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}".encode("utf-8")
+    return str(folder / f"grammar-{hashlib.sha256(key).hexdigest()[:24]}.lark")
 
 
 def _grammar() -> str:

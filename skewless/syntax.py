@@ -156,11 +156,15 @@ def _brackets(line: str):
 
 
 def _bracket_balance(line: str) -> int:
+    if '"' not in line and "#" not in line:  # no string or comment to skip
+        return line.count("(") + line.count("[") - line.count(")") - line.count("]")
     return sum(step for _, step in _brackets(line))
 
 
 def _too_deep(text: str, first_line: int) -> ast.Pos | None:
     """The position of the first bracket that opens deeper than MAX_NESTING, if any."""
+    if text.count("(") + text.count("[") <= MAX_NESTING:  # not enough brackets to nest so deep
+        return None
     depth = 0
     for number, line in enumerate(text.splitlines(), start=first_line):
         for column, step in _brackets(line):

@@ -2,11 +2,15 @@
 errors become positioned diagnostics, and every statement's error is reported in one run.
 
 Nothing here recurses on the depth of what a user wrote: lark's LALR parser keeps its own
-stack, and the AST is built bottom-up over the parse tree's subtrees in a loop. Brackets may
+stack, and it builds the AST bottom-up as it reduces each rule (no parse tree). Brackets may
 nest at most ``MAX_NESTING`` deep; chains of operators and pipes have no length limit."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import sys
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -40,23 +44,40 @@ _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # from here on a number rounds to inf i
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
-    return lark.Lark(_grammar(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    """The parser, with the AST builder lark calls as it reduces each rule; parses take turns
+    on it (``_parsing``), as the builder holds the statement being parsed."""
+    grammar = _grammar()
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_BUILDER,
+                     cache=_cache_file(grammar))
+
+
+def _cache_file(grammar: str) -> str | bool:
+    """Where lark keeps its analysis of the grammar between runs (building it takes longer
+    than parsing a long spec): a file of the user's own cache folder, never a folder others
+    may write to, as lark's cache is a pickle. False (no cache) if there is no such folder."""
+    try:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "skewless"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home folder
+        return False
+    key = f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}".encode("utf-8")
+    return str(folder / f"grammar-{hashlib.sha256(key).hexdigest()[:24]}.lark")
 
 
 def _grammar() -> str:
-    """The grammar: package data ``skewless.grammar`` when installed; in a source checkout
-    (where ``skewless/`` itself is imported, e.g. ``python -m pytest`` from the repository
-    root) the file ``grammar/skewless.lark`` beside it."""
-    try:
-        return resources.files("skewless.grammar").joinpath("skewless.lark").read_text("utf-8")
-    except ModuleNotFoundError:
-        return (Path(__file__).resolve().parents[1] / "grammar" / "skewless.lark").read_text("utf-8")
+    """The grammar: in a source checkout (where ``skewless/`` itself is imported, e.g.
+    ``python -m pytest`` from the repository root) the file ``grammar/skewless.lark`` beside
+    it, which an editable install of another checkout must not shadow; when installed, the
+    package data ``skewless.grammar``."""
+    beside = Path(__file__).resolve().parents[1] / "grammar" / "skewless.lark"
+    if beside.is_file():
+        return beside.read_text("utf-8")
+    return resources.files("skewless.grammar").joinpath("skewless.lark").read_text("utf-8")
 
 
 def parse(source: str, path: str = "<spec>") -> ast.Spec:
     """Parse a whole .feat file; raises SpecError with every syntax error of the file."""
     errors = Collector(path, source)
-    builder = _AstBuilder(errors)
     columns, definitions, spec_name = [], [], None
     for first_line, text in split_statements(source):
         too_deep = _too_deep(text, first_line)
@@ -64,16 +85,19 @@ def parse(source: str, path: str = "<spec>") -> ast.Spec:
             errors.error(too_deep, f"brackets nest more than {MAX_NESTING} deep here; split the "
                                    "expression with let")
             continue
-        try:
-            tree = _parser().parse(text)
-        except lark.exceptions.UnexpectedInput as exc:
-            pos = _error_pos(exc)
-            shift = first_line - 1
-            errors.error(ast.Pos(pos.line + shift, pos.column, pos.end_line + shift * bool(pos.end_line),
-                                 pos.end_column), _describe(exc, text))
-            continue
-        builder.first_line = first_line
-        node = builder.build(tree)
+        with _parsing:
+            _BUILDER.begin(first_line)
+            try:
+                node = _parser().parse(text)
+            except lark.exceptions.UnexpectedInput as exc:
+                _BUILDER.begin(1)  # what was built before the mistake is not reported
+                pos = _error_pos(exc)
+                shift = first_line - 1
+                errors.error(ast.Pos(pos.line + shift, pos.column,
+                                     pos.end_line + shift * bool(pos.end_line), pos.end_column),
+                             _describe(exc, text))
+                continue
+            _BUILDER.finish(errors)
         if isinstance(node, ast.Column):
             columns.append(node)
         elif isinstance(node, ast.Definition):
@@ -132,11 +156,15 @@ def _brackets(line: str):
 
 
 def _bracket_balance(line: str) -> int:
+    if '"' not in line and "#" not in line:  # no string or comment to skip
+        return line.count("(") + line.count("[") - line.count(")") - line.count("]")
     return sum(step for _, step in _brackets(line))
 
 
 def _too_deep(text: str, first_line: int) -> ast.Pos | None:
     """The position of the first bracket that opens deeper than MAX_NESTING, if any."""
+    if text.count("(") + text.count("[") <= MAX_NESTING:  # not enough brackets to nest so deep
+        return None
     depth = 0
     for number, line in enumerate(text.splitlines(), start=first_line):
         for column, step in _brackets(line):
@@ -232,83 +260,126 @@ def unescape(token: str) -> str:
 
 
 class _AstBuilder:
-    """Builds AST nodes; names that are keywords or malformed literals become diagnostics.
+    """Builds AST nodes while lark parses (lark's embedded transformer): each rule's method
+    gets the rule's children, already built, as a list; no parse tree is made. Names that are
+    keywords and malformed literals become diagnostics.
 
-    Each rule's method gets the rule's meta (positions) and its children, already built."""
+    A node's position runs from its first child's start to its last child's end (a token's
+    own; a node's including the brackets around it, kept in ``outer``). ``begin`` sets the
+    statement being parsed; ``finish`` hands its diagnostics to the collector."""
 
-    def __init__(self, errors: Collector):
-        self.errors = errors
-        self.first_line = 1  # of the statement being built: its lines are counted from it
+    def __init__(self):
+        self.shift = 0  # lines before the statement being parsed
+        self.pending: list = []  # (position, message) of the statement being parsed
+        self.outer: dict = {}  # id(node) -> (position including its brackets, node)
 
-    def _pos(self, meta_or_token) -> ast.Pos:
-        shift = self.first_line - 1
-        return ast.Pos(meta_or_token.line + shift, meta_or_token.column,
-                       meta_or_token.end_line + shift, meta_or_token.end_column)
+    def begin(self, first_line: int) -> None:
+        self.shift = first_line - 1
+        self.pending = []
+        self.outer = {}
 
-    def build(self, tree: lark.Tree):
-        """The AST of a parse tree, built children first in a loop (no recursion)."""
-        built = {}
-        for subtree in tree.iter_subtrees():  # every subtree after its own subtrees
-            children = [built[id(c)] if isinstance(c, lark.Tree) else c for c in subtree.children]
-            built[id(subtree)] = getattr(self, str(subtree.data))(subtree.meta, *children)
-        return built[id(tree)]
+    def finish(self, errors: Collector) -> None:
+        for pos, message in self.pending:
+            errors.error(pos, message)
+        self.begin(1)
+
+    def _error(self, pos: ast.Pos, message: str) -> None:
+        self.pending.append((pos, message))
+
+    def _pos(self, token) -> ast.Pos:
+        shift = self.shift
+        return ast.Pos(token.line + shift, token.column, token.end_line + shift, token.end_column)
+
+    def _extent(self, item) -> ast.Pos:
+        """The text a token or node covers, with the brackets around a node."""
+        if isinstance(item, lark.Token):
+            return self._pos(item)
+        around = self.outer.get(id(item))
+        return item.pos if around is None else around[0]
+
+    def _span(self, first, last) -> ast.Pos:
+        begin, end = self._extent(first), self._extent(last)
+        return ast.Pos(begin.line, begin.column, end.end_line, end.end_column)
 
     def _name(self, token) -> str:
         if str(token) in KEYWORDS or str(token) in FLOAT_NAMES:
-            self.errors.error(self._pos(token), f"'{token}' is a reserved keyword and cannot be used as a name")
+            self._error(self._pos(token), f"'{token}' is a reserved keyword and cannot be used as a name")
         return str(token)
-
-    def start(self, meta, statement):
-        return statement
-
-    def spec_decl(self, meta, name):
-        return (self._name(name), self._pos(meta))
-
-    def column_decl(self, meta, kind, name, type_decl, default):
-        return ast.Column(str(kind), self._name(name), type_decl, default, self._pos(meta), self._pos(name))
-
-    def let_decl(self, meta, name, expr):
-        return ast.Definition("let", self._name(name), expr, self._pos(meta), self._pos(name))
-
-    def feature_decl(self, meta, name, expr):
-        if expr is None:
-            expr = ast.Name(str(name), self._pos(name))
-        return ast.Definition("feature", self._name(name), expr, self._pos(meta), self._pos(name))
-
-    def target_decl(self, meta, name, expr):
-        return ast.Definition("target", self._name(name), expr, self._pos(meta), self._pos(name))
-
-    def type_decl(self, meta, sparse, dtype, dims, keys):
-        return ast.TypeDecl(str(dtype), dims, sparse is not None, keys, self._pos(meta))
-
-    def shape(self, meta, *dims):
-        return tuple(self._int(d) for d in dims if d is not None)
 
     def _int(self, token) -> int:
         """An INT token's value; one with more digits than any int64 is an error (and 0)."""
         digits = str(token).lstrip("0") or "0"
         if len(digits) > MAX_INT_DIGITS:
-            self.errors.error(self._pos(token), f"integer literal of {len(digits)} digits does not "
-                                           f"fit in int64 (at most {2**63 - 1})")
+            self._error(self._pos(token), f"integer literal of {len(digits)} digits does not "
+                                          f"fit in int64 (at most {2**63 - 1})")
             return 0
         return int(digits)
 
-    def from_clause(self, meta, index_key, value_key):
-        return (str(index_key), str(value_key))
+    # ---- statements (lark calls the rule's method with its children) ----
 
-    def pipe(self, meta, value, stage):
-        func, args, keywords, pos = stage
-        return ast.Call(func, (value,) + args, keywords, pos, piped=True)
+    def start(self, children):
+        return children[0]
 
-    def stage(self, meta, name, arguments):
+    def spec_decl(self, children):
+        keyword, name = children
+        return (self._name(name), self._span(keyword, name))
+
+    def column_decl(self, children):
+        kind, name, type_decl, default = children
+        pos = self._span(kind, type_decl if default is None else default)
+        return ast.Column(str(kind), self._name(name), type_decl, default, pos, self._pos(name))
+
+    def let_decl(self, children):
+        return self._definition("let", *children)
+
+    def feature_decl(self, children):
+        keyword, name, expr = children
+        pos = self._span(keyword, name if expr is None else expr)
+        if expr is None:
+            expr = ast.Name(str(name), self._pos(name))
+        return ast.Definition("feature", self._name(name), expr, pos, self._pos(name))
+
+    def target_decl(self, children):
+        return self._definition("target", *children)
+
+    def _definition(self, kind, keyword, name, expr):
+        return ast.Definition(kind, self._name(name), expr, self._span(keyword, expr), self._pos(name))
+
+    def type_decl(self, children):
+        sparse, dtype, shape, keys = children
+        closed_by = keys or shape  # (value, its closing bracket) or None
+        pos = self._span(sparse or dtype, dtype if closed_by is None else closed_by[1])
+        return ast.TypeDecl(str(dtype), shape and shape[0], sparse is not None, keys and keys[0], pos)
+
+    def shape(self, children):
+        """(dims, the "]" token)."""
+        return (tuple(self._int(d) for d in children[1:-1] if d is not None), children[-1])
+
+    def from_clause(self, children):
+        """((index key, value key), the ")" token)."""
+        _, _, index_key, value_key, close = children
+        return ((str(index_key), str(value_key)), close)
+
+    # ---- expressions ----
+
+    def pipe(self, children):
+        value, (func, args, keywords, pos) = children
+        call = ast.Call(func, (value,) + args, keywords, pos, piped=True)
+        begin = self._extent(value)  # the call is the stage; its text starts with the value
+        self.outer[id(call)] = (ast.Pos(begin.line, begin.column, pos.end_line, pos.end_column), call)
+        return call
+
+    def stage(self, children):
+        name, _, arguments, close = children
         args, keywords = arguments if arguments is not None else ((), ())
-        return (str(name), args, keywords, self._pos(meta))
+        return (str(name), args, keywords, self._span(name, name if close is None else close))
 
-    def call(self, meta, name, arguments):
+    def call(self, children):
+        name, _, arguments, close = children
         args, keywords = arguments if arguments is not None else ((), ())
-        return ast.Call(str(name), args, keywords, self._pos(meta))
+        return ast.Call(str(name), args, keywords, self._span(name, close))
 
-    def arguments(self, meta, *items):
+    def arguments(self, items):
         items = [item for item in items if item is not None]
         args = tuple(item for item in items if not isinstance(item, ast.Keyword))
         keywords = tuple(item for item in items if isinstance(item, ast.Keyword))
@@ -316,68 +387,85 @@ class _AstBuilder:
                              len(items))
         for item in items[first_keyword:]:
             if not isinstance(item, ast.Keyword):
-                self.errors.error(_node_pos(item), "a positional argument cannot follow a keyword argument")
+                self._error(item.pos, "a positional argument cannot follow a keyword argument")
         return args, keywords
 
-    def keyword(self, meta, name, value):
-        return ast.Keyword(str(name), value, self._pos(meta))
+    def keyword(self, children):
+        name, value = children
+        return ast.Keyword(str(name), value, self._span(name, value))
 
-    def or_op(self, meta, left, right):
-        return ast.BinOp("or", left, right, self._pos(meta))
+    def or_op(self, children):
+        left, right = children
+        return ast.BinOp("or", left, right, self._span(left, right))
 
-    def and_op(self, meta, left, right):
-        return ast.BinOp("and", left, right, self._pos(meta))
+    def and_op(self, children):
+        left, right = children
+        return ast.BinOp("and", left, right, self._span(left, right))
 
-    def not_op(self, meta, operand):
-        return ast.UnaryOp("not", operand, self._pos(meta))
+    def not_op(self, children):
+        keyword, operand = children
+        return ast.UnaryOp("not", operand, self._span(keyword, operand))
 
-    def compare(self, meta, left, op, right):
-        return ast.BinOp(str(op), left, right, self._pos(meta))
+    def binary(self, children):
+        left, op, right = children
+        return ast.BinOp(str(op), left, right, self._span(left, right))
 
-    def binary(self, meta, left, op, right):
-        return ast.BinOp(str(op), left, right, self._pos(meta))
+    compare = binary
 
-    def in_list(self, meta, value, items):
-        return ast.InList(value, items, self._pos(meta))
+    def in_list(self, children):
+        value, items = children
+        return ast.InList(value, items, self._span(value, items))
 
-    def negate(self, meta, operand):
+    def negate(self, children):
+        minus, operand = children
+        pos = self._span(minus, operand)
         if isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)) \
                 and not isinstance(operand.value, bool):
-            return ast.Literal(-operand.value, self._pos(meta))
-        return ast.UnaryOp("-", operand, self._pos(meta))
+            return ast.Literal(-operand.value, pos)
+        return ast.UnaryOp("-", operand, pos)
 
-    def name(self, meta, token):
+    def parenthesised(self, children):
+        open_, expr, close = children
+        self.outer[id(expr)] = (self._span(open_, close), expr)
+        return expr
+
+    def name(self, children):
+        token, = children
         if str(token) in FLOAT_NAMES:
-            return ast.Literal(FLOAT_NAMES[str(token)], self._pos(meta))
-        return ast.Name(str(token), self._pos(meta))
+            return ast.Literal(FLOAT_NAMES[str(token)], self._pos(token))
+        return ast.Name(str(token), self._pos(token))
 
-    def int_lit(self, meta, token):
-        return ast.Literal(self._int(token), self._pos(meta))
+    def int_lit(self, children):
+        token, = children
+        return ast.Literal(self._int(token), self._pos(token))
 
-    def float_lit(self, meta, token):
+    def float_lit(self, children):
+        token, = children
         value = float(token)
         if abs(value) >= _FLOAT32_OVERFLOW:
-            self.errors.error(self._pos(token), f"number {token} is beyond the float32 range "
-                                           f"(±{FLOAT32_MAX:.8g}); write inf for infinity")
-            return ast.Literal(0.0, self._pos(meta))
-        return ast.Literal(value, self._pos(meta))
+            self._error(self._pos(token), f"number {token} is beyond the float32 range "
+                                          f"(±{FLOAT32_MAX:.8g}); write inf for infinity")
+            return ast.Literal(0.0, self._pos(token))
+        return ast.Literal(value, self._pos(token))
 
-    def string_lit(self, meta, token):
+    def string_lit(self, children):
+        token, = children
         try:
-            return ast.Literal(unescape(str(token)), self._pos(meta))
+            return ast.Literal(unescape(str(token)), self._pos(token))
         except (ValueError, IndexError) as exc:
-            self.errors.error(self._pos(token), str(exc))
-            return ast.Literal("", self._pos(meta))
+            self._error(self._pos(token), str(exc))
+            return ast.Literal("", self._pos(token))
 
-    def true_lit(self, meta):
-        return ast.Literal(True, self._pos(meta))
+    def true_lit(self, children):
+        return ast.Literal(True, self._pos(children[0]))
 
-    def false_lit(self, meta):
-        return ast.Literal(False, self._pos(meta))
+    def false_lit(self, children):
+        return ast.Literal(False, self._pos(children[0]))
 
-    def list(self, meta, *items):
-        return ast.ListLit(tuple(item for item in items if item is not None), self._pos(meta))
+    def list(self, children):
+        items = tuple(item for item in children[1:-1] if item is not None)
+        return ast.ListLit(items, self._span(children[0], children[-1]))
 
 
-def _node_pos(node) -> ast.Pos:
-    return node.pos
+_BUILDER = _AstBuilder()
+_parsing = threading.Lock()

@@ -3,10 +3,11 @@ test reads as the grouping the language reference promises."""
 from __future__ import annotations
 
 import math
+import stat
 
 import pytest
 
-from skewless import SpecError, ast
+from skewless import SpecError, ast, syntax
 from skewless.syntax import parse, split_statements
 
 
@@ -128,6 +129,63 @@ def test_positions_of_nodes():
     call = definition.expr
     assert call.pos == ast.Pos(2, 14, 2, 28)
     assert call.args[0].pos == ast.Pos(2, 20, 2, 27)
+
+
+# A node's position runs from its first token to its last; brackets around an operand count
+# in the enclosing node's position but not in the operand's own. Written out by hand: the
+# expression starts at column 9, after "let v = ".
+@pytest.mark.parametrize("text, node, pos", [
+    ("-(3)", lambda e: e, (1, 9, 1, 13)),
+    ("-x", lambda e: e, (1, 9, 1, 11)),
+    ("not (a)", lambda e: e, (1, 9, 1, 16)),
+    ("(a) * b", lambda e: e, (1, 9, 1, 16)),
+    ("(a) * b", lambda e: e.left, (1, 10, 1, 11)),
+    ("a * (b)", lambda e: e, (1, 9, 1, 16)),
+    ("((a)) - 1", lambda e: e, (1, 9, 1, 18)),
+    ("((a)) - 1", lambda e: e.left, (1, 11, 1, 12)),
+    ("[1, 2]", lambda e: e, (1, 9, 1, 15)),
+    ("x in [1]", lambda e: e, (1, 9, 1, 17)),
+    ("x in [1]", lambda e: e.items, (1, 14, 1, 17)),
+    ("f()", lambda e: e, (1, 9, 1, 12)),
+    ("g(k=(1))", lambda e: e.keywords[0], (1, 11, 1, 16)),
+    ("a | f(1)", lambda e: e, (1, 13, 1, 17)),  # a piped call is where its stage is
+    ("a | f", lambda e: e, (1, 13, 1, 14)),
+    ("(a | f) + 1", lambda e: e, (1, 9, 1, 20)),
+    ("(a | f) + 1", lambda e: e.left, (1, 14, 1, 15)),
+    ("true", lambda e: e, (1, 9, 1, 13)),
+    ("f(\n  a\n)", lambda e: e, (1, 9, 3, 2)),
+])
+def test_positions_span_first_to_last_token(text, node, pos):
+    assert node(expr(text)).pos == ast.Pos(*pos)
+
+
+@pytest.mark.parametrize("text, pos, type_pos", [
+    ("input x: sparse float32[3] from (i, v)", (1, 1, 1, 39), (1, 10, 1, 39)),
+    ("input x: float32[]", (1, 1, 1, 19), (1, 10, 1, 19)),
+    ("input x: float32 = -(1)", (1, 1, 1, 24), (1, 10, 1, 17)),
+    ("weight w: float32", (1, 1, 1, 18), (1, 11, 1, 18)),
+])
+def test_positions_of_columns(text, pos, type_pos):
+    column, = parse(text + "\n", "t.feat").columns
+    assert (column.pos, column.type.pos) == (ast.Pos(*pos), ast.Pos(*type_pos))
+
+
+@pytest.mark.parametrize("text, pos", [
+    ("let v = (a)", (1, 1, 1, 12)),
+    ("feature x", (1, 1, 1, 10)),
+    ("target t = [\n1]", (1, 1, 2, 3)),
+])
+def test_positions_of_definitions(text, pos):
+    definition, = parse(text + "\n", "t.feat").definitions
+    assert definition.pos == ast.Pos(*pos)
+
+
+def test_a_statement_with_a_syntax_error_reports_only_that():
+    # the keyword name and the too long integer come before the mistake: not reported
+    found = messages("let if = 99999999999999999999999 +\nlet in = 1\n")
+    assert [(line, column) for line, column, _ in found] == [(1, 35), (2, 5)]
+    assert found[0][2].startswith("unexpected end of statement")
+    assert "reserved keyword" in found[1][2]
 
 
 # ---- literals -------------------------------------------------------------------------------
@@ -364,3 +422,55 @@ def test_the_spec_is_named_once():
 def test_positional_argument_after_keyword():
     (found,) = messages("let v = f(a, k=1, b)\n")
     assert found == (1, 19, "a positional argument cannot follow a keyword argument")
+
+
+# ---- the grammar's cache ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_parser():
+    """Each use of the parser builds it again (or loads it from the cache)."""
+    syntax._parser.cache_clear()
+    yield lambda: syntax._parser.cache_clear()
+    syntax._parser.cache_clear()
+
+
+def parses_as_before():
+    definition, = parse("let v = (x + 1) | log1p\n", "t.feat").definitions
+    assert sexp(definition.expr) == "(log1p (+ x 1))"
+    assert definition.expr.pos == ast.Pos(1, 19, 1, 24)
+    assert messages("let v = (1 +\n") == [(1, 13, "unexpected end of statement, expected an expression")]
+
+
+def test_the_grammar_is_cached_in_a_private_folder(tmp_path, monkeypatch, fresh_parser):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parses_as_before()  # writes the cache
+    folder = tmp_path / "skewless"
+    cached, = folder.iterdir()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    written = cached.stat().st_mtime_ns
+    fresh_parser()
+    parses_as_before()  # reads it
+    assert cached.stat().st_mtime_ns == written
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short"])
+def test_a_damaged_cache_is_built_again(tmp_path, monkeypatch, fresh_parser, damage):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parses_as_before()
+    cached, = (tmp_path / "skewless").iterdir()
+    data = cached.read_bytes()
+    cached.write_bytes(b"\x80\x04garbage" if damage == "garbage" else data[:len(data) // 2])
+    fresh_parser()
+    parses_as_before()  # and writes the cache again, which the next run reads
+    rewritten = cached.stat().st_mtime_ns
+    fresh_parser()
+    parses_as_before()
+    assert cached.read_bytes().split(b"\n")[0] == data.split(b"\n")[0]
+    assert cached.stat().st_mtime_ns == rewritten
+
+
+def test_without_a_cache_folder_the_grammar_is_built(tmp_path, monkeypatch, fresh_parser):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    parses_as_before()

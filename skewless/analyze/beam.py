@@ -111,8 +111,8 @@ def _after(new: Stats, before: Stats) -> Stats:
 
 
 class _BatchValues(beam.DoFn):
-    """A batch of serialized tf.Examples and their names → (rows, {analyzer key: flat numpy
-    values})."""
+    """A batch of serialized tf.Examples and their names → (rows, {analyzer key: what its
+    accumulator's ``add_summary`` takes, as numpy arrays})."""
 
     def __init__(self, graph: Graph, keys: list):
         super().__init__()
@@ -134,7 +134,8 @@ class _BatchValues(beam.DoFn):
             if names is None:
                 names = [f"the input: record {index} of a batch" for index in range(len(records))]
             raise bad_data(exc, zip(records, names)) from None
-        yield len(records), {key: value.numpy() for key, value in values.items()}
+        yield len(records), {key: tuple(part.numpy() for part in parts)
+                             for key, parts in values.items()}
 
 
 @dataclass
@@ -157,8 +158,8 @@ class _PassCombineFn(beam.CombineFn):
     def add_input(self, accumulated: _Accumulated, batch) -> _Accumulated:
         rows, values = batch
         accumulated.rows += rows
-        for key, flat in values.items():
-            accumulated.analyzers[key].add(flat)
+        for key, arrays in values.items():
+            accumulated.analyzers[key].add_summary(*arrays)
         return accumulated
 
     def merge_accumulators(self, accumulated) -> _Accumulated:

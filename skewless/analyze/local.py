@@ -44,8 +44,8 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
     rows = 0
     try:
         for count, batch in dataset.as_numpy_iterator():
-            for key, flat in batch.items():
-                accumulated[key].add(flat)
+            for key, arrays in batch.items():
+                accumulated[key].add_summary(*arrays)
             rows += int(count)
             progress.update(int(count))
     except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError) as exc:

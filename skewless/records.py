@@ -145,7 +145,8 @@ def named_batches(batch_size: int):
         zero = tf.constant(0, tf.int64)
         return batches.scan((zero, zero), step).filter(lambda records, _: tf.size(records) > 0)
 
-    return read
+    # plain TensorFlow: converting these functions with AutoGraph costs time and changes nothing
+    return tf.autograph.experimental.do_not_convert(read)
 
 
 def _damaged(path, compression, index, offset):

@@ -39,7 +39,8 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
 
     dataset = (source_dataset(files, compression)
                .flat_map(named_batches(batch_size))
-               .map(values, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+               .map(tf.autograph.experimental.do_not_convert(values),
+                    num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
     accumulated = accumulators(graph, keys)
     rows = 0
     try:

@@ -125,7 +125,8 @@ class _BatchValues(beam.DoFn):
         if self._values is None:
             filled = self.graph.with_constants(before.constants)
             # traced once per batch size at most, and once for batches of any size after that
-            self._values = tf.function(batch_values(filled, self.keys), reduce_retracing=True)
+            self._values = tf.function(batch_values(filled, self.keys), reduce_retracing=True,
+                                       autograph=False)
         records, names = batch
         try:
             values = self._values(tf.constant(records, tf.string),

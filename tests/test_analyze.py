@@ -109,3 +109,76 @@ def test_progress_shows_rows_and_rate_on_a_terminal_only():
         progress.close()
     assert "1,500 rows" in shown.getvalue() and "rows/s" in shown.getvalue()
     assert hidden.getvalue() == ""
+
+
+LATER_SPEC = """\
+input x: float32
+input word: string
+input vals: float32[]
+input pos: float32[2]
+let z = zscore(x)
+feature q = bucketize(z, quantiles=4)
+feature w = vocab(word)
+feature m = minmax(vals * z) | pad(length=2)
+feature p = zscore(pos * z)
+"""
+
+
+def _write_later_data(path, rows):
+    random = np.random.default_rng(7)
+    x = random.normal(50, 20, rows).astype(np.float32)
+    x[::17] = np.nan
+    vals = [random.uniform(-5, 5, random.integers(0, 4)).astype(np.float32) for _ in range(rows)]
+    pos = random.uniform(0, 9, (rows, 2)).astype(np.float32)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i in range(rows):
+            example = tf.train.Example()
+            features = example.features.feature
+            features["x"].float_list.value.append(x[i])
+            features["word"].bytes_list.value.append(f"w{i % 5}".encode())
+            features["vals"].float_list.value.extend(vals[i])
+            features["pos"].float_list.value.extend(pos[i])
+            writer.write(example.SerializeToString())
+    return x, vals, pos
+
+
+def test_later_phases_use_the_kept_columns_within_the_budget_and_stream_past_it(
+        tmp_path, monkeypatch):
+    from skewless.analyze import local
+
+    data = tmp_path / "d.tfrecord"
+    x, vals, pos = _write_later_data(data, 300)
+    graph = check_source(LATER_SPEC)
+    reads = []
+
+    def counted(files, compression):
+        reads.append(files)
+        return source_dataset(files, compression)
+
+    source_dataset = local.source_dataset
+    monkeypatch.setattr(local, "source_dataset", counted)
+    results = {}
+    # the whole budget; none; enough for the first few batches of 16 rows only
+    for budget, passes in ((local.KEEP_BUDGET_BYTES, 1), (0, 2), (600, 2)):
+        reads.clear()
+        stats = local.analyze(graph, str(data), batch_size=16, progress=False, keep_budget=budget)
+        assert len(reads) == passes, budget
+        results[budget] = stats.to_json()
+    assert len(set(results.values())) == 1  # the same constants, byte for byte
+    constants = stats.constants
+    kept = x[~np.isnan(x)].astype(np.float64)
+    mean, std = kept.mean(), kept.std()
+    assert np.isclose(constants["z/zscore"]["mean"], mean, rtol=1e-12)
+    assert np.isclose(constants["z/zscore"]["std"], std, rtol=1e-12)
+    mean, std = constants["z/zscore"]["mean"], constants["z/zscore"]["std"]
+    z = ((x.astype(np.float64) - mean) / std).astype(np.float32)
+    ordered = np.sort(z[~np.isnan(z)])  # fewer values than the sketch keeps: exact quantiles
+    expected = sorted({float(ordered[-(-i * (ordered.size - 1) // 4)]) for i in (1, 2, 3)})
+    assert constants["q/bucketize"]["boundaries"] == expected
+    scaled = np.concatenate([v * z[i] for i, v in enumerate(vals)])
+    scaled = scaled[np.isfinite(scaled)]
+    assert constants["m/minmax"] == {"min": float(scaled.min()), "max": float(scaled.max())}
+    product = (pos * z[:, None]).astype(np.float64)
+    product = product[np.isfinite(product)]
+    assert np.isclose(constants["p/zscore"]["mean"], product.mean(), rtol=1e-9)
+    assert constants["w/vocab"]["vocabulary"] == ["w0", "w1", "w2", "w3", "w4"]

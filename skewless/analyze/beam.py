@@ -111,8 +111,8 @@ def _after(new: Stats, before: Stats) -> Stats:
 
 
 class _BatchValues(beam.DoFn):
-    """A batch of serialized tf.Examples and their names → (rows, {analyzer key: flat numpy
-    values})."""
+    """A batch of serialized tf.Examples and their names → (rows, {analyzer key: what its
+    accumulator's ``add_summary`` takes, as numpy arrays})."""
 
     def __init__(self, graph: Graph, keys: list):
         super().__init__()
@@ -125,7 +125,8 @@ class _BatchValues(beam.DoFn):
         if self._values is None:
             filled = self.graph.with_constants(before.constants)
             # traced once per batch size at most, and once for batches of any size after that
-            self._values = tf.function(batch_values(filled, self.keys), reduce_retracing=True)
+            self._values = tf.function(batch_values(filled, self.keys), reduce_retracing=True,
+                                       autograph=False)
         records, names = batch
         try:
             values = self._values(tf.constant(records, tf.string),
@@ -134,7 +135,8 @@ class _BatchValues(beam.DoFn):
             if names is None:
                 names = [f"the input: record {index} of a batch" for index in range(len(records))]
             raise bad_data(exc, zip(records, names)) from None
-        yield len(records), {key: value.numpy() for key, value in values.items()}
+        yield len(records), {key: tuple(part.numpy() for part in parts)
+                             for key, parts in values.items()}
 
 
 @dataclass
@@ -157,8 +159,8 @@ class _PassCombineFn(beam.CombineFn):
     def add_input(self, accumulated: _Accumulated, batch) -> _Accumulated:
         rows, values = batch
         accumulated.rows += rows
-        for key, flat in values.items():
-            accumulated.analyzers[key].add(flat)
+        for key, arrays in values.items():
+            accumulated.analyzers[key].add_summary(*arrays)
         return accumulated
 
     def merge_accumulators(self, accumulated) -> _Accumulated:

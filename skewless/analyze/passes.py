@@ -19,26 +19,51 @@ from .stats import Stats
 
 
 def batch_values(graph: Graph, keys) -> Callable:
-    """``values(records, names=None) -> {analyzer key: 1-D tensor}``: each analyzer's input
-    values of a batch of serialized tf.Examples, flattened. The graph must hold the constants
-    of every analyzer before this pass. Lookup tables are built here, once, in the caller's
-    TensorFlow context; ``values`` may run eagerly or inside tf.data / tf.function. Only the
-    columns the analyzers read are parsed: faster, and a record missing a column no analyzer
-    reads (a label, say) is no error here."""
+    """``values(records, names=None) -> {analyzer key: tuple of tensors}``: what each
+    analyzer's accumulator takes of a batch of serialized tf.Examples (``add_summary``'s
+    arguments: its ``batch_summary`` of the flat input values, or the values themselves).
+    The graph must hold the constants of every analyzer before this pass. Lookup tables are
+    built here, once, in the caller's TensorFlow context; ``values`` may run eagerly or
+    inside tf.data / tf.function. Only the columns the analyzers read are parsed: faster,
+    and a record missing a column no analyzer reads (a label, say) is no error here."""
+    spec = columns_read(graph, keys)
+    from_columns = column_values(graph, keys)
+
+    def values(records, names=None) -> dict:
+        return from_columns(tf.io.parse_example(records, spec, example_names=names))
+
+    return values
+
+
+def columns_read(graph: Graph, keys) -> dict:
+    """The parsing spec (tf.io.parse_example's) of the columns the analyzers ``keys`` read."""
+    analyzers = graph.analyzers()
+    needed = graph.order([graph.nodes[analyzers[key]].inputs[0] for key in keys])
+    read = {graph.nodes[i].const_dict["name"] for i in needed if graph.nodes[i].op == COLUMN}
+    return parse_spec([column for column in graph.columns if column.name in read])
+
+
+def column_values(graph: Graph, keys) -> Callable:
+    """``values(columns) -> {analyzer key: tuple of tensors}``, as :func:`batch_values`,
+    from a batch's columns as tf.io.parse_example gives them (at least those of
+    :func:`columns_read`)."""
     analyzers = graph.analyzers()
     inputs = {key: graph.nodes[analyzers[key]].inputs[0] for key in keys}
+    summaries = {key: graph.op_of(analyzers[key]).analyzer.batch_summary or _values_only
+                 for key in keys}
     plan = steps(graph, inputs.values())
     needed = set(graph.order(inputs.values()))
     tables = {t.node_id: t.builder(**t.kwargs) for t in table_steps(graph) if t.node_id in needed}
-    read = {graph.nodes[i].const_dict["name"] for i in needed if graph.nodes[i].op == COLUMN}
-    spec = parse_spec([column for column in graph.columns if column.name in read])
 
-    def values(records, names=None) -> dict:
-        raw = tf.io.parse_example(records, spec, example_names=names)
-        computed = run(plan, raw, tables, inputs)
-        return {key: _flat(value) for key, value in computed.items()}
+    def values(columns) -> dict:
+        computed = run(plan, columns, tables, inputs)
+        return {key: tuple(summaries[key](_flat(value))) for key, value in computed.items()}
 
     return values
+
+
+def _values_only(flat) -> tuple:
+    return (flat,)
 
 
 def _flat(value):

@@ -40,6 +40,13 @@ def order_vocabulary(counts: dict, top_k=None, min_freq=None) -> list:
     return [token for token, n in ranked if min_freq is None or n >= min_freq][:top_k]
 
 
+def distinct_tokens(values) -> tuple:
+    """The batch summary of ``vocab``: the distinct tokens of a 1-D tensor, and how many
+    times each occurs (int64), so only those reach the accumulator."""
+    tokens, _, counts = tf.unique_with_counts(values, out_idx=tf.int64)
+    return tokens, counts
+
+
 class VocabAccumulator(Accumulator):
     """Counts every distinct token exactly (memory grows with the number of distinct
     tokens), so the vocabulary does not depend on the order or batching of the data."""
@@ -53,6 +60,12 @@ class VocabAccumulator(Accumulator):
 
     def _add(self, values):
         self.counts.update(values.tolist())  # hashing: faster than sorting object arrays
+
+    def add_summary(self, tokens, counts):
+        """A batch as :func:`distinct_tokens` summarizes it: its distinct tokens and how
+        many times each occurs."""
+        self.count += int(counts.sum())
+        self.counts.update(dict(zip(tokens.tolist(), counts.tolist())))
 
     def _merge(self, other):
         self.counts.update(other.counts)
@@ -214,7 +227,7 @@ vocab = _table_op(
     "vocab", Param("top_k", const=True, default=None), Param("min_freq", const=True, default=None),
     *_oov(1), Param("vocabulary", const=True, default=None), infer=_vocab_type,
     analyzer=Analyzer(constants=("vocabulary",), accumulator=VocabAccumulator,
-                      knobs=("top_k", "min_freq")),
+                      knobs=("top_k", "min_freq"), batch_summary=distinct_tokens),
     doc="""The id of each token (string or int64) in the vocabulary of the training data, as
     int64. The vocabulary orders tokens by descending frequency, ties by ascending bytes
     (ints: ascending value); ``top_k`` keeps the first k, ``min_freq`` drops tokens seen

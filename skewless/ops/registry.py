@@ -63,11 +63,19 @@ class Analyzer:
     ``accumulator(consts)`` returns an object with ``add(values: numpy array)``,
     ``merge(other)`` and ``result() -> dict`` of constants; ``values`` are the flat values
     the analyzer sees in one batch. ``knobs`` are the parameters that only shape the
-    analysis (``quantiles``, ``top_k``…): a call given its constants leaves them out."""
+    analysis (``quantiles``, ``top_k``…): a call given its constants leaves them out.
+
+    ``batch_summary`` (optional) condenses a batch where the engines compute it, in
+    TensorFlow (inside tf.data's parallel map, or a Beam worker's function): the batch's
+    flat values (a 1-D tensor) → a tuple of tensors, whose numpy values the accumulator's
+    ``add_summary(*arrays)`` takes instead of ``add(values)``, to the same effect (a
+    vocabulary's distinct tokens and their counts, say, rather than every token). Without
+    it, the engines pass the values themselves: ``add_summary(values)``."""
 
     constants: tuple
     accumulator: Callable[[dict], Any]
     knobs: tuple = ()
+    batch_summary: Optional[Callable] = None
 
 
 @dataclass(frozen=True)

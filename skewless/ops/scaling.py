@@ -49,6 +49,11 @@ class Accumulator:
             self.count += int(values.size)
             self._add(values)
 
+    def add_summary(self, *arrays) -> None:
+        """What the analyzer's ``batch_summary`` made of one batch, as numpy arrays; without
+        a ``batch_summary``, the batch's values (the same as ``add``)."""
+        self.add(*arrays)
+
     def merge(self, other: "Accumulator") -> "Accumulator":
         self.count += other.count
         self.nan_count += other.nan_count
@@ -91,6 +96,9 @@ def _power_of_two(exponent: int) -> Fraction:
 def _int_moments(x: np.ndarray) -> tuple:
     """(Σx, Σx²) exactly, for int64 values: x = hi·2³² + lo and lo = lh·2¹⁶ + ll keep every
     partial product within int64."""
+    largest = max(-int(x.min()), int(x.max()), 1) if x.size else 1
+    if largest * largest * x.size < 2**63:  # no int64 sum can overflow: sum directly
+        return Fraction(int(np.sum(x))), Fraction(int(np.sum(x * x)))
     hi, lo = x >> 32, x & 0xFFFFFFFF
     lh, ll = lo >> 16, lo & 0xFFFF
     squares = ((_exact_int_sum(hi * hi) << 64) + (_exact_int_sum(hi * lo) << 33)

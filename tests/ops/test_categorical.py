@@ -79,6 +79,22 @@ def test_vocabulary_matches_counter_whatever_the_batching(tokens, data):
     assert merged.result()["vocabulary"] == result
 
 
+@given(st.lists(st.sampled_from([b"x", b"y", b"zz", b"\xff", b""]), max_size=40),
+       st.lists(st.integers(-3, 3), max_size=40), st.data())
+def test_a_batch_summary_counts_as_its_tokens(words, ints, data):
+    # the engines feed vocab the distinct tokens of each batch and their counts
+    summary = REG["vocab"].analyzer.batch_summary
+    for tokens, dtype in ((words, tf.string), (ints, tf.int64)):
+        cut = data.draw(st.integers(0, len(tokens)))
+        summarized, direct = VocabAccumulator({}), VocabAccumulator({})
+        for part in (tokens[:cut], tokens[cut:]):
+            summarized.add_summary(*(array.numpy() for array in summary(tf.constant(part, dtype))))
+            direct.add(np.array(part, dtype=object if dtype == tf.string else np.int64))
+        assert summarized.counts == Counter(tokens) and summarized.count == len(tokens)
+        if tokens:
+            assert summarized.result() == direct.result()
+
+
 def test_vocabulary_of_nothing_raises():
     with pytest.raises(ValueError, match="vocab: the data has no values to compute a vocabulary"):
         VocabAccumulator({}).result()

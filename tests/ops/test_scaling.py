@@ -132,6 +132,18 @@ def test_moments_do_not_depend_on_batching_or_merge_order(values, data):
     assert whole["mean"] == float(mean)
 
 
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=60),
+       st.sampled_from([2**63, 2**40, 2**31, 2**25, 5000, 1]))
+def test_int64_moments_are_exact_at_every_magnitude(values, bound):
+    # small magnitudes are summed directly in int64, large ones through limbs: both exact
+    values = np.array([v % bound - bound // 2 if bound < 2**63 else v for v in values], np.int64)
+    ints = [int(v) for v in values]
+    acc = accumulate("zscore", [values])
+    assert (acc.total, acc.squares) == (sum(ints), sum(v * v for v in ints))
+    mean, variance = exact_moments(ints)
+    assert acc.result() == {"mean": float(mean), "std": math.sqrt(float(variance))}
+
+
 def test_infinities_are_skipped_and_counted_like_nan():
     acc = accumulate("zscore", [np.array([1.0, np.inf, 2.0], np.float32),
                                 np.array([3.0, -np.inf, np.nan], np.float32)])

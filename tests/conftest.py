@@ -29,6 +29,19 @@ import pytest  # noqa: E402
 _CASES: dict[str, int] = {}
 
 
+@pytest.fixture(scope="module")
+def quiet_tensorflow():
+    """TensorFlow's Python warnings (retracing notices, AutoGraph) off for a module's tests:
+    ``pytestmark = pytest.mark.usefixtures("quiet_tensorflow")``."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    yield
+    logger.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def report_cases():
     """``report_cases(name, n)``: add ``n`` cases to the count printed under ``name``."""

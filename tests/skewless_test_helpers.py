@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+from hypothesis import HealthCheck
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FLIGHTS = REPO / "examples" / "flights"
@@ -103,3 +104,8 @@ def assert_same_dict(a: dict, b: dict, where: str = "") -> None:
     assert list(a) == list(b), where
     for name in a:
         assert_same_tensor(a[name], b[name], f"{where} {name}")
+
+
+# Health checks the skew properties switch off: their cases are slow and large by design.
+QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+         HealthCheck.large_base_example]

@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 
 import pytest
-import tensorflow as tf
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import skewless
 from skewless.ir import ColumnSpec
@@ -27,21 +26,13 @@ from skewless.testing.strategies import FLOAT32_EDGES, INT64_EDGES, STRING_EDGES
 from skewless.types import SCALAR, Shape, fixed
 
 from property_budget import BUDGET, count
-from skewless_test_helpers import KNOWN_BAD_NAMES, KNOWN_SKEW_OPS
+from skewless_test_helpers import KNOWN_BAD_NAMES, KNOWN_SKEW_OPS, QUIET
 
 FUNCTIONS = [pytest.param(op, marks=pytest.mark.xfail(strict=True, reason="a known skew bug"))
              if op in KNOWN_SKEW_OPS else op for op in sorted(all_ops())]
-QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-         HealthCheck.large_base_example]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def quiet_tensorflow():
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_tensorflow")
 
 
 def test_every_registered_function_can_be_generated():

@@ -37,13 +37,7 @@ SEEN_FORMS: set = set()  # literal and name forms the generated specs of this se
 _numbers = itertools.count()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def quiet_tensorflow():
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_tensorflow")
 
 
 # ---- the property -----------------------------------------------------------------------------

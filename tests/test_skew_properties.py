@@ -33,22 +33,15 @@ from skewless.testing.skew import compare, compare_outputs
 from skewless.types import SCALAR, Shape, Type
 
 from property_budget import count
-from skewless_test_helpers import FLIGHTS, KNOWN_BAD_NAMES, KNOWN_SKEW_OPS, compile_both, make_data
+from skewless_test_helpers import (FLIGHTS, KNOWN_BAD_NAMES, KNOWN_SKEW_OPS, QUIET, compile_both,
+                                   make_data)
 
 SAFE_OPS = sorted(set(all_ops()) - KNOWN_SKEW_OPS)
 SPECS = spec_sources(ops=SAFE_OPS, avoid_names=KNOWN_BAD_NAMES)
 PROFILE_EXAMPLES = settings.default.max_examples  # 25 with the dev profile, 150 with ci
-QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-         HealthCheck.large_base_example]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def quiet_tensorflow():
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_tensorflow")
 
 
 def load_text(text: str, folder, name: str = "spec"):

@@ -87,3 +87,25 @@ def test_check_reports_a_changed_asset_as_stale(tmp_path, capsys):
     asset.write_bytes(asset.read_bytes() + b"extra\n")
     assert cli.main(args + ["--check"]) == 1
     assert asset.name in capsys.readouterr().err
+
+
+def test_unknown_tokens_of_an_escaped_asset_vocabulary_get_the_in_memory_buckets(tmp_path):
+    """An asset vocabulary whose tokens need escaping (here "") looks tokens up escaped, but
+    an unknown token's bucket is the hash of the token itself: the ids equal those of
+    tf.lookup.StaticVocabularyTable over the same vocabulary in memory, and skewless.load's."""
+    from skewless_test_helpers import compile_both
+
+    vocabulary = ["", "a\\b"] + [f"t{i}" for i in range(VOCABULARY_INLINE_LIMIT)]
+    literal = ", ".join('"' + token.replace("\\", "\\\\") + '"' for token in vocabulary)
+    for oov_buckets in (1, 5):
+        text = (f"input tok: string\n"
+                f"feature id = lookup(tok, vocabulary=[{literal}], oov_buckets={oov_buckets})\n")
+        loaded, module = compile_both(text, tmp_path / f"oov{oov_buckets}", f"oov{oov_buckets}")
+        assert module.COLUMNS and os.listdir(tmp_path / f"oov{oov_buckets}" / f"oov{oov_buckets}_assets")
+        reference = tf.lookup.StaticVocabularyTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary), tf.range(len(vocabulary), dtype=tf.int64)), oov_buckets)
+        tokens = ["", "a\\b", "t7", "zzz", "x\ny", "a\\\\b", "\\e", "é", "t1000"]
+        expected = reference.lookup(tf.constant(tokens)).numpy()
+        assert list(expected[:3]) == [0, 1, 9]
+        assert np.array_equal(_ids(module, tokens), expected)
+        assert np.array_equal(_ids(loaded, tokens), expected)

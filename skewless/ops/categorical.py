@@ -138,15 +138,22 @@ def vocabulary_file_bytes(vocabulary, escaped: bool) -> bytes:
 @functools.cache
 def _escaped_lookup_class():
     """The class of a table over escaped tokens (defined on first use: it derives from
-    ``tf.Module``, so that exporting tracks the table inside)."""
+    ``tf.Module``, so that exporting tracks the table inside). Tokens are escaped to be
+    looked up, and an unknown token's bucket is the hash of the token itself, as
+    tf.lookup.StaticVocabularyTable computes it for the same vocabulary held in memory."""
 
     class EscapedLookup(tf.Module):
-        def __init__(self, table):
+        def __init__(self, table, oov_buckets):
             super().__init__()
             self.table = table
+            self.oov_buckets = oov_buckets
 
         def lookup(self, keys):
-            return self.table.lookup(_escape_tensor(keys))
+            ids = self.table.lookup(_escape_tensor(keys))
+            if not self.oov_buckets:
+                return ids
+            buckets = tf.strings.to_hash_bucket_fast(keys, self.oov_buckets) + self.table.size()
+            return tf.where(tf.not_equal(ids, -1), ids, buckets)
 
     return EscapedLookup
 
@@ -156,8 +163,11 @@ def vocab_table_from_file(path, key_dtype, oov_buckets, default, escaped=False):
     initializer = tf.lookup.TextFileInitializer(
         path, t.TF_DTYPES[key_dtype], tf.lookup.TextFileIndex.WHOLE_LINE,
         tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
-    table = _table_from(initializer, oov_buckets, default)
-    return _escaped_lookup_class()(table) if escaped else table
+    if escaped:
+        missing = -1 if oov_buckets else default
+        table = tf.lookup.StaticHashTable(initializer, default_value=tf.constant(missing, tf.int64))
+        return _escaped_lookup_class()(table, oov_buckets)
+    return _table_from(initializer, oov_buckets, default)
 
 
 def _table_from(initializer, oov_buckets, default):

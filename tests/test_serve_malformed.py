@@ -106,7 +106,10 @@ BAD_REST = {
                                     "nested too deeply"),
     "instances nested past the largest rank": (
         PREDICT, '{"signature_name": "double", "instances": ' + "[" * 300 + "]" * 300 + "}",
-        "nested more than 254 deep"),
+        "nested more than 64 deep"),
+    "instances nested one past the largest rank": (
+        PREDICT, '{"signature_name": "double", "instances": ' + "[" * 65 + "1.0" + "]" * 65 + "}",
+        "nested more than 64 deep"),
     "a feature nested 900 deep": (
         CLASSIFY, '{"signature_name": "classify", "examples": [{"distance": '
         + "[" * 900 + "1" + "]" * 900 + "}]}", "expects numbers"),
@@ -311,7 +314,9 @@ BAD_GRPC = {
     "negative size": ("Predict", flights(tensor(FLOAT, [-1], float_val=[1.0])),
                       "negative size"),
     "rank 300": ("Predict", predict_of("double", x=tensor(FLOAT, [1] * 300, float_val=[1.0])),
-                 "at most 254"),
+                 "at most 64"),
+    "rank 65": ("Predict", predict_of("double", x=tensor(FLOAT, [1] * 65, float_val=[1.0])),
+                "at most 64"),
     "unknown rank": ("Predict", flights(tensor_pb2.TensorProto(
         dtype=FLOAT, tensor_shape={"unknown_rank": True}, float_val=[1.0])), "unknown rank"),
     "invalid dtype": ("Predict", flights(tensor(types_pb2.DT_INVALID, [1], float_val=[1.0])),

@@ -6,7 +6,7 @@ each dtype holds, checked the same way for REST and gRPC.
 |---|---|---|
 | ``max_batch_size`` | 1024 | rows of a request: REST instances, examples, the first dimension of each input |
 | ``max_request_bytes`` | 64 MiB | a REST body, a gRPC message, and one decoded input tensor |
-| ``MAX_RANK`` | 254 | dimensions of an input tensor (TensorFlow's own limit) |
+| ``MAX_RANK`` | 64 | dimensions of an input tensor (numpy's limit, through which request values pass; TensorFlow's is 254) |
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from .status import invalid
 
-MAX_RANK = 254
+MAX_RANK = 64
 DEFAULT_MAX_BATCH_SIZE = 1024
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2 ** 20
 _POINTER_BYTES = 8  # what each element of a string tensor costs beyond its bytes

@@ -43,9 +43,17 @@ class Stats:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SkewlessError(f"{path}:{exc.lineno}:{exc.colno}: error: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise SkewlessError(f"{path}: error: not valid JSON: nested too deeply") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise SkewlessError(f"{path}: error: not a skewless stats file (format {FORMAT})")
         analyzers = payload.get("analyzers", {})
+        entries_ok = isinstance(analyzers, dict) and all(
+            isinstance(entry, dict) and isinstance(entry.get("constants"), dict)
+            for entry in analyzers.values())
+        if not entries_ok:
+            raise SkewlessError(f"{path}: error: not a skewless stats file: \"analyzers\" must map "
+                                f"each analyzer to an object with its \"constants\"")
         constants = {key: _decode(entry["constants"]) for key, entry in analyzers.items()}
         report = {key: {k: v for k, v in entry.items() if k != "constants"}
                   for key, entry in analyzers.items()}
@@ -79,6 +87,8 @@ def read_stats(path: str) -> Stats:
             return Stats.from_json(handle.read(), path)
     except OSError as exc:
         raise SkewlessError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def write_stats(stats: Stats, path: str) -> None:

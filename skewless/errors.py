@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from .ast import Pos
 
 
+def source_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of a spec: only a newline ends one, as in the grammar (str.splitlines would
+    also cut at U+2028, form feeds and other separators, which may stand inside a string)."""
+    lines = text.split("\n")
+    if keepends:
+        lines = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+    return lines if lines[-1] else lines[:-1]
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     path: str
@@ -14,7 +23,7 @@ class Diagnostic:
 
     def render(self, source: str) -> str:
         """``path:line:col: error: message``, then the source line and a caret underline."""
-        lines = source.splitlines()
+        lines = source_lines(source)
         head = f"{self.path}:{self.pos.line}:{self.pos.column}: error: {self.message}"
         if not 1 <= self.pos.line <= len(lines):
             return head

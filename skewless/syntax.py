@@ -17,7 +17,7 @@ from pathlib import Path
 import lark
 
 from . import ast
-from .errors import Collector
+from .errors import Collector, source_lines
 
 KEYWORDS = frozenset(
     "spec input label weight let feature target true false and or not in from sparse".split()
@@ -116,7 +116,7 @@ def split_statements(source: str) -> list[tuple[int, str]]:
     An unclosed bracket is forgiven at a line that starts with a statement keyword, so that
     it produces one error instead of swallowing the rest of the file."""
     statements, current, start_line, depth = [], [], 1, 0
-    lines = source.splitlines(keepends=True)
+    lines = source_lines(source, keepends=True)
     for number, line in enumerate(lines, start=1):
         if depth > 0 and line.lstrip().split(" ", 1)[0] in STATEMENT_STARTS and line[:1] != " ":
             depth = 0
@@ -166,7 +166,7 @@ def _too_deep(text: str, first_line: int) -> ast.Pos | None:
     if text.count("(") + text.count("[") <= MAX_NESTING:  # not enough brackets to nest so deep
         return None
     depth = 0
-    for number, line in enumerate(text.splitlines(), start=first_line):
+    for number, line in enumerate(source_lines(text), start=first_line):
         for column, step in _brackets(line):
             depth += step
             if depth > MAX_NESTING:
@@ -175,7 +175,7 @@ def _too_deep(text: str, first_line: int) -> ast.Pos | None:
 
 
 def _has_code(text: str) -> bool:
-    return any(line.strip() and not line.strip().startswith("#") for line in text.splitlines())
+    return any(line.strip() and not line.strip().startswith("#") for line in source_lines(text))
 
 
 def _error_pos(exc: lark.exceptions.UnexpectedInput) -> ast.Pos:

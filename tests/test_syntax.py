@@ -8,6 +8,7 @@ import stat
 import pytest
 
 from skewless import SpecError, ast, syntax
+from skewless.compiler import check_source
 from skewless.syntax import parse, split_statements
 
 
@@ -474,3 +475,18 @@ def test_without_a_cache_folder_the_grammar_is_built(tmp_path, monkeypatch, fres
     (tmp_path / "file").write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     parses_as_before()
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\f", "\v", "\x1c", "\x1d", "\x1e",
+                                       "\x85"])
+def test_only_a_newline_ends_a_line(tmp_path, separator):
+    """str.splitlines() cuts at these too; the language does not: inside a string they are
+    characters, and line numbers after them stay right."""
+    text = (f'input x: string\nfeature y = concat(x,\n  "a{separator}b",\n  x)\n'
+            f'# a comment{separator}with a separator\nfeature w = nosuch(x)\n')
+    with pytest.raises(SpecError) as raised:
+        check_source(text, "s.feat")
+    message = str(raised.value)
+    assert message.count("error:") == 1, message
+    assert "s.feat:6:13: error:" in message and "nosuch" in message
+    assert "feature w = nosuch(x)" in message

@@ -15,7 +15,7 @@ from types import GeneratorType
 from typing import Optional
 
 from .. import ast
-from ..errors import Collector
+from ..errors import Collector, source_lines
 from ..ir import COLUMN, CONST, Graph, Node, freeze
 from ..ops.registry import ArgError, Args, Op, all_ops, lookup
 from ..types import CONST as CONST_SHAPE
@@ -37,7 +37,7 @@ class Lowering:
         self.columns = {c.name: c for c in graph.columns}
         self.owner = ""  # the definition being lowered: names analyzer constants
         self.analyzer_count: dict[str, int] = {}
-        self.lines = errors.source.splitlines()
+        self.lines = source_lines(errors.source)
 
     # ---- definitions -------------------------------------------------------------------
 

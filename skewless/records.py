@@ -6,7 +6,8 @@ file cut anywhere, as its first records, silently. Here each file is read by its
 ``TFRecordDataset`` whose errors are caught (``ignore_errors``) and whose bytes are counted:
 when the count at the end of the file falls short of the file's length (for GZIP files, of
 the uncompressed length its trailer records), the reading stopped early, and an
-``InvalidArgumentError`` is raised that names the file, the record and its byte offset. The
+``InvalidArgumentError`` is raised that names the file, the record and its byte offset
+(found by reading the file again, record by record, once it is known to be damaged). The
 count costs one ``tf.strings.length`` per batch, and the file's length one Python call per
 file when its reading begins, so reading stays as fast as plain reading.
 
@@ -91,7 +92,7 @@ def _source(path: str, compression: str) -> Source:
 
 
 def source_dataset(files: Sequence[str], compression: str) -> tf.data.Dataset:
-    """The files as a dataset of (path, compression), for :func:`named_batches`; a
+    """The files as a dataset of (path, compression), for :func:`read_batches`; a
     DataError if one cannot be read, or if every file is empty."""
     found = sources(files, compression)
     if all(source.empty for source in found):
@@ -111,15 +112,15 @@ def _facts_now(path: bytes, compression: bytes):
     return np.int64(source.expected), np.int64(source.modulus), True
 
 
-def named_batches(batch_size: int):
-    """A function from a file's (path, compression) to its records in
-    batches of ``batch_size`` (the last may be smaller), each record with its name
-    ("path: record N") for parse errors. Reading a damaged file, or one cut short, raises
-    ``InvalidArgumentError`` whose message names it (see :func:`read_error`).
+END = -1  # the "first record" of the empty batch that marks a file's end
 
-    What is done per record (names, byte counts) runs in a parallel map; the one step that
-    must see the batches in order, the running byte count checked at the file's end, adds
-    up two numbers per batch."""
+
+def _file_batches(batch_size: int):
+    """A function from a file's (path, compression) to a dataset of its records in batches
+    of ``batch_size`` (the last may be smaller), each as (records, the index of its first
+    record, facts = (path, compression, expected, modulus)), then one empty batch whose
+    first record is END. Errors of reading are caught; :func:`read_batches` finds them out
+    by the byte count. No function runs per file but the look at its length."""
 
     def read(path, compression):
         # Once per file: its length is looked at, and it is opened, before the reader opens
@@ -129,56 +130,87 @@ def named_batches(batch_size: int):
         with tf.control_dependencies([tf.debugging.Assert(readable, [tf.strings.join(
                 [path, ": cannot be read (it could when reading began)"])])]):
             path = tf.identity(path)
+        facts = tf.data.Dataset.from_tensors((path, compression, expected, modulus)).repeat()
+        # A damaged record ends the file's reading: the batch it is in is dropped
+        records = (tf.data.TFRecordDataset(path, compression_type=compression)
+                   .batch(batch_size).ignore_errors(log_warning=True))
+        batches = tf.data.Dataset.zip((records, tf.data.Dataset.range(0, 2**62, batch_size),
+                                       facts))
+        end = tf.data.Dataset.zip((tf.data.Dataset.from_tensors(tf.zeros([0], tf.string)),
+                                   tf.data.Dataset.from_tensors(tf.constant(END, tf.int64)),
+                                   facts))
+        return batches.concatenate(end)
 
-        def named(number, records):
-            first = number * batch_size
-            count = tf.size(records, out_type=tf.int64)
-            names = tf.strings.join([path, tf.strings.as_string(tf.range(first, first + count))],
-                                    separator=": record ")
-            size = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64))
-            return records, names, count, size + _RECORD_FRAMING * count
-
-        end = tf.data.Dataset.from_tensors(  # marks the file's end
-            (tf.zeros([0], tf.string), tf.zeros([0], tf.string), tf.constant(0, tf.int64),
-             tf.constant(0, tf.int64)))
-        batches = (tf.data.TFRecordDataset(path, compression_type=compression)
-                   .ignore_errors(log_warning=True).batch(batch_size).enumerate()
-                   .map(named, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                   .concatenate(end))
-
-        def step(state, batch):
-            records, names, count, size = batch
-            index, offset = state
-            whole = ((count > 0) | (expected == UNCHECKED)
-                     | tf.equal(offset % modulus, expected))
-            check = tf.debugging.Assert(whole, [_damaged(path, compression, index, offset)])
-            with tf.control_dependencies([check]):
-                count = tf.identity(count)
-            return (index + count, offset + size), (records, names, count)
-
-        zero = tf.constant(0, tf.int64)
-        return (batches.scan((zero, zero), step)
-                .filter(lambda records, names, count: count > 0)
-                .map(lambda records, names, count: (records, names)))
-
-    # plain TensorFlow: converting these functions with AutoGraph costs time and changes nothing
     return tf.autograph.experimental.do_not_convert(read)
 
 
-def _damaged(path, compression, index, offset):
-    """The message of a file whose reading stopped before its end."""
-    compressed = tf.not_equal(compression, "")
-    where = tf.where(compressed, tf.strings.join([" of the ", compression, " data"]), "")
-    hint = tf.where(tf.equal(offset, 0), tf.strings.join(
-        ["; is it a TFRecord file, and is it ", tf.where(compressed, compression, "not"),
-         " compressed?"]), "")
-    return tf.strings.join([path, ": cannot read record ", tf.strings.as_string(index),
-                            " (at byte ", tf.strings.as_string(offset), where,
-                            "): the file is damaged or cut short", hint])
+def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
+                 parallel: bool = True) -> tf.data.Dataset:
+    """``parse(records, names)`` (by default the pair itself) of every batch of
+    ``batch_size`` records (the last of each file may be smaller) of the files of
+    ``sources`` (see :func:`source_dataset`), in file order; each record's name is
+    "path: record N" (N counted from 0 in each file), for parse errors. Reading a damaged
+    file, or one cut short, raises ``InvalidArgumentError`` whose message names it (see
+    :func:`read_error`).
+
+    Files are read one after the other. The thread that reads them does little else: it
+    adds up the records' byte counts (one ``tf.strings.length`` per batch) and checks the
+    sum at each file's end. Names and ``parse`` run in the map that follows, in parallel
+    unless ``parallel`` is False."""
+    parse = parse or (lambda records, names: (records, names))
+
+    def step(state, batch):
+        records, first, (path, compression, expected, modulus) = batch
+        index, offset = state
+        end = tf.equal(first, END)
+        whole = ~end | (expected == UNCHECKED) | tf.equal(offset % modulus, expected)
+        message = tf.cond(whole, lambda: tf.constant(""), lambda: tf.numpy_function(
+            _damage, [path, compression], tf.string, stateful=False))
+        with tf.control_dependencies([tf.debugging.Assert(whole, [message])]):
+            end = tf.identity(end)
+        count = tf.size(records, out_type=tf.int64)
+        size = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64))
+        zero = tf.zeros([], tf.int64)
+        state = (tf.where(end, zero, index + count),
+                 tf.where(end, zero, offset + size + _RECORD_FRAMING * count))
+        return state, (records, first, path)
+
+    def named(records, first, path):
+        count = tf.size(records, out_type=tf.int64)
+        names = tf.strings.join([path, tf.strings.as_string(tf.range(first, first + count))],
+                                separator=": record ")
+        return parse(records, names)
+
+    zero = tf.zeros([], tf.int64)
+    return (sources.flat_map(_file_batches(batch_size))
+            .scan((zero, zero), tf.autograph.experimental.do_not_convert(step))
+            .filter(lambda records, first, path: tf.not_equal(first, END))
+            .map(tf.autograph.experimental.do_not_convert(named),
+                 **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+                    if parallel else {})))
+
+
+def _damage(path: bytes, compression: bytes) -> bytes:
+    """The message of a file whose reading stopped before its end: the record and byte
+    offset where it stops, found by reading it again record by record."""
+    path = np.asarray(path).item().decode("utf-8", "surrogateescape")
+    compression = np.asarray(compression).item().decode()
+    index = offset = 0
+    try:
+        options = tf.io.TFRecordOptions(compression_type=compression)
+        for record in tf.compat.v1.io.tf_record_iterator(path, options):
+            index, offset = index + 1, offset + len(record) + _RECORD_FRAMING
+    except (OSError, tf.errors.OpError):
+        pass
+    where = f" of the {compression} data" if compression else ""
+    hint = (f"; is it a TFRecord file, and is it {compression or 'not'} compressed?"
+            if offset == 0 else "")
+    return (f"{path}: cannot read record {index} (at byte {offset}{where}): the file is "
+            f"damaged or cut short{hint}").encode("utf-8", "surrogateescape")
 
 
 def read_error(exc: tf.errors.OpError):
-    """The message naming the file of an error raised by :func:`named_batches`'s reading,
+    """The message naming the file of an error raised by :func:`read_batches`'s reading,
     or None for any other error."""
     match = _ASSERTION.search(exc.message.split("\n\t [[")[0])
     return match.group(1) if match else None
@@ -188,7 +220,8 @@ def read_file(path: str, compression: str = "auto", batch_size: int = 1024):
     """The (records, names) batches of one file, as numpy arrays; a DataError naming the file
     if it cannot be read whole."""
     source = sources([path], compression)[0]
-    dataset = named_batches(batch_size)(tf.constant(source.path), tf.constant(source.compression))
+    dataset = read_batches(tf.data.Dataset.from_tensors((source.path, source.compression)),
+                           batch_size)
     try:
         yield from dataset.as_numpy_iterator()
     except tf.errors.OpError as exc:

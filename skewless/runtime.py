@@ -13,7 +13,7 @@ from .lazy import tf
 from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant
-from .records import list_files, named_batches, source_dataset
+from .records import list_files, read_batches, source_dataset
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
 __all__ = ["Features", "ColumnSpec", "Shape", "Type", "asset_path", "constant", "read_column"]
@@ -129,24 +129,27 @@ class Features:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         files = list_files(file_pattern)
         dataset = source_dataset(files, compression)
-        read = named_batches(batch_size)
         if shuffle:
             dataset = dataset.shuffle(len(files), seed=seed)
-            dataset = dataset.interleave(read, cycle_length=min(len(files), 8),
-                                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+            dataset = dataset.interleave(
+                lambda path, compression: read_batches(
+                    tf.data.Dataset.from_tensors((path, compression)), batch_size,
+                    parallel=False),
+                cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=seed is not None)
             dataset = dataset.unbatch().shuffle(shuffle_buffer_size, seed=seed)
+            if num_epochs != 1:
+                dataset = dataset.repeat(num_epochs)
+            dataset = dataset.batch(batch_size).map(
+                self._parse_training_batch, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
         else:
-            dataset = dataset.flat_map(read)
-        if num_epochs != 1:
-            dataset = dataset.repeat(num_epochs)
-        if shuffle:
-            dataset = dataset.batch(batch_size)
-        dataset = dataset.map(self._parse_training_batch, num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
-        if not shuffle:
-            # Each file was read in batches of its own; joining its last, smaller batch with
-            # the next file's first after the transform gives the same tensors (the transform
-            # is batch-invariant) and moves less data than joining the records before.
+            # Each file is read in batches of its own; joining its last, smaller batch with
+            # the next file's first after the transform gives the same tensors (the
+            # transform is batch-invariant) and moves less data than joining the records.
+            dataset = read_batches(dataset, batch_size, self._parse_training_batch)
+            if num_epochs != 1:
+                dataset = dataset.repeat(num_epochs)
             dataset = dataset.rebatch(batch_size)
         return dataset.prefetch(tf.data.AUTOTUNE)
 

@@ -18,7 +18,7 @@ from typing import Optional
 from ..lazy import tf
 
 from ..ir import Graph
-from ..records import all_records, list_files, named_batches, source_dataset
+from ..records import all_records, list_files, read_batches, source_dataset
 from .passes import (accumulators, bad_data, column_values, columns_read, no_records,
                      record_results)
 from .phases import phases
@@ -64,10 +64,8 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
         kept = {name: columns[name] for name in keep}
         return tf.shape(records)[0], values_of(columns), kept, _bytes(kept)
 
-    dataset = (source_dataset(files, compression)
-               .flat_map(named_batches(batch_size))
-               .map(tf.autograph.experimental.do_not_convert(values),
-                    num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    dataset = read_batches(source_dataset(files, compression), batch_size,
+                           values).prefetch(tf.data.AUTOTUNE)
     accumulated = accumulators(graph, keys)
     kept = [] if keep else None
     rows = size = 0

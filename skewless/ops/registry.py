@@ -29,11 +29,11 @@ class Param:
 
 class ArgError(Exception):
     """A misuse of a function, raised by a type rule; ``param`` names the culprit argument
-    (None: the call as a whole)."""
+    (None: the call as a whole), ``index`` the culprit item when that argument is a list."""
 
-    def __init__(self, message: str, param: Optional[str] = None):
+    def __init__(self, message: str, param: Optional[str] = None, index: Optional[int] = None):
         super().__init__(message)
-        self.param = param
+        self.param, self.index = param, index
 
 
 @dataclass

@@ -49,9 +49,12 @@ class Source:
 
 def list_files(file_pattern) -> list[str]:
     """Sorted files matching a glob, a file name, or a list of them; a DataError if none, or
-    if one is a directory."""
+    if one is a directory. A name that exists as a file is that file, whatever characters
+    it holds (``data[1].tfrecord``); any other name is a glob."""
     patterns = [file_pattern] if isinstance(file_pattern, (str, bytes)) else list(file_pattern)
-    files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(pattern)})
+    files = sorted({path for pattern in patterns for path in (
+        [pattern] if tf.io.gfile.exists(pattern) and not tf.io.gfile.isdir(pattern)
+        else tf.io.gfile.glob(pattern))})
     if not files:
         shown = patterns[0] if len(patterns) == 1 else patterns
         raise DataError(f"no file matches {shown!r}")

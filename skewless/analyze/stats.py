@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import math
 from dataclasses import dataclass, field
 
 from ..errors import SkewlessError
-from ..files import write_atomic
+from ..files import remove_stale_temporaries, write_atomic
 
 FORMAT = "skewless-stats/1"
 
@@ -103,4 +104,7 @@ def read_stats(path: str) -> Stats:
 
 
 def write_stats(stats: Stats, path: str) -> None:
+    """Write atomically, once the temporary files of killed writes are removed from the
+    folder (see skewless.files)."""
+    remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
     write_atomic(path, stats.to_json())

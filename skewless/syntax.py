@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import sys
 import threading
@@ -441,7 +442,7 @@ class _AstBuilder:
     def float_lit(self, children):
         token, = children
         value = float(token)
-        if beyond_float32(value):
+        if math.isinf(value) or beyond_float32(value):  # a number token too large for float64
             self._error(self._pos(token), f"number {token} is beyond the float32 range "
                                           f"(±{FLOAT32_MAX:.8g}); write inf for infinity")
             return ast.Literal(0.0, self._pos(token))

@@ -10,9 +10,13 @@ import importlib
 import logging
 import os
 import sys
+from typing import Optional
 
 from . import lazy
 from .errors import SkewlessError
+
+MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
+MAX_MESSAGE_BYTES = 2**31 - 1  # gRPC's largest message
 
 
 def main(argv=None) -> int:
@@ -40,6 +44,9 @@ def _parse(parser: argparse.ArgumentParser, argv: list) -> argparse.Namespace:
     args.pipeline_args = unknown + passed
     if args.pipeline_args and getattr(args, "runner", None) != "beam":
         parser.error(f"unrecognized arguments: {' '.join(args.pipeline_args)}")
+    if args.command == "check" and args.examples == 0 and not args.data:
+        parser.error("check --examples 0 checks nothing without --data: give --data FILES, or "
+                     "at least 1 example")
     return args
 
 
@@ -76,9 +83,13 @@ def _parser() -> argparse.ArgumentParser:
                                                              "from, without --stats)")
     check.add_argument("--stats", help="a stats file written by 'skewless analyze': the "
                                        "analyzer constants")
-    check.add_argument("--examples", type=int, default=100,
-                       help="how many generated cases to try (default 100)")
-    check.add_argument("--seed", type=int, default=None, help="seed of the generated cases")
+    check.add_argument("--examples", type=functools.partial(_whole, low=0, what="a number of "
+                                                            "cases"), default=100,
+                       help="how many generated cases to try (default 100; 0 checks only "
+                            "the records of --data)")
+    check.add_argument("--seed", type=functools.partial(_whole, low=0, high=MAX_SEED,
+                                                        what="a seed"),
+                       default=None, help=f"seed of the generated cases (0 to {MAX_SEED})")
     check.set_defaults(run=_check)
 
     serve = commands.add_parser("serve", help="serve exported model versions over TF "
@@ -86,33 +97,39 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("export_dir_base", help="the folder of numbered SavedModel versions "
                                                "(the newest is served; new ones are picked up)")
     serve.add_argument("--model-name", required=True, help="the model name clients ask for")
-    serve.add_argument("--port", type=_port, default=8500,
+    serve.add_argument("--port", type=_PORT, default=8500,
                        help="gRPC port (default 8500; 0 picks a free one)")
-    serve.add_argument("--rest-port", type=_port, default=8501,
+    serve.add_argument("--rest-port", type=_PORT, default=8501,
                        help="REST port (default 8501; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every one)")
-    serve.add_argument("--max-batch-size", type=_positive,
+    serve.add_argument("--max-batch-size", type=_POSITIVE,
                        help="most examples (or rows) one request may carry (default 1024)")
-    serve.add_argument("--max-request-bytes", type=_positive,
+    serve.add_argument("--max-request-bytes", type=functools.partial(
+                           _whole, low=1, high=MAX_MESSAGE_BYTES, what="a number of bytes"),
                        help="largest REST body or gRPC message, and largest input tensor "
-                            "a request may declare, in bytes (default 64 MiB)")
+                            "a request may declare, in bytes (default 64 MiB; at most "
+                            "2 GiB - 1, gRPC's limit)")
     serve.set_defaults(run=_serve)
     return parser
 
 
-def _port(text: str) -> int:
-    port = int(text) if text.isdigit() else -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
-    return port
-
-
-def _positive(text: str) -> int:
-    value = int(text) if text.isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+def _whole(text: str, low: int = 0, high: Optional[int] = None, what: str = "a number") -> int:
+    """An option's whole number, written in ASCII digits, within [low, high]; an argparse
+    error (exit 2 with the usage) otherwise."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r} (a whole number is expected)")
+    value = int(text) if len(digits) <= 30 else (-1 if text.startswith("-") else 1) * 10**30
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+        shown = text if len(text) <= 40 else f"{text[:20]}… ({len(digits)} digits)"
+        raise argparse.ArgumentTypeError(f"not {what}: {shown} (it must be {bounds})")
     return value
+
+
+_PORT = functools.partial(_whole, low=0, high=65535, what="a port number")
+_POSITIVE = functools.partial(_whole, low=1, what="a positive whole number")
 
 
 def _constants_arguments(parser) -> None:

@@ -9,6 +9,7 @@ from . import syntax
 from .check import check
 from .errors import Collector, SkewlessError
 from .ir import Graph
+from .types import constant_error
 
 
 def read_spec(path: str) -> str:
@@ -33,17 +34,20 @@ def check_file(path: str) -> Graph:
 
 
 def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict],
-                   how: str = "run 'skewless compile --data FILES'") -> Graph:
-    """Fill analyzer constants from stats; every analyzer still without constants is a
-    positioned error that says how to get them (``how``)."""
+                   how: str = "run 'skewless compile --data FILES'",
+                   stats_name: str = "the stats") -> Graph:
+    """Fill analyzer constants from stats (``stats_name``: the stats file, for messages);
+    constants the spec could not hold (see :func:`refuse_stats`) are positioned errors, and
+    so is every analyzer still without constants, with how to get them (``how``)."""
     errors = Collector(path, source)
     if stats:
+        refuse_stats(graph, source, path, stats, stats_name)
         graph = graph.with_constants(stats)
         for key, node_id in graph.analyzers().items():
             refused = stats.get(key) and graph.constants_error(node_id)
             if refused:
-                errors.error(graph.positions[key], f"the constants of {key} in the stats are "
-                                                   f"refused: {refused}")
+                errors.error(graph.positions[key], f"the constants of {key} in {stats_name} "
+                                                   f"are refused: {refused}")
         errors.raise_if_any()
     missing = graph.missing_constants()
     if missing:
@@ -55,6 +59,23 @@ def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict],
                          f"(or give them: {node.op}(…, {names}))")
         errors.raise_if_any()
     return graph
+
+
+def refuse_stats(graph: Graph, source: str, path: str, stats: dict, stats_name: str) -> None:
+    """A SpecError, at each analyzer of the spec, for every constant of ``stats`` that could
+    not be written as a literal in the spec (an integer outside int64, a finite number
+    beyond float32, text that is not text; see ``types.constant_error``): before anything
+    is built from them."""
+    errors = Collector(path, source)
+    for key, node_id in graph.analyzers().items():
+        given = stats.get(key)
+        computed = graph.op_of(node_id).analyzer.constants
+        for name in computed if isinstance(given, dict) else ():
+            refused = constant_error(given.get(name))
+            if refused:
+                errors.error(graph.positions[key], f"the constants of {key} in {stats_name} "
+                                                   f"are refused: {name}: {refused}")
+    errors.raise_if_any()
 
 
 def load(path: str, stats=None, data=None):
@@ -78,15 +99,20 @@ def constants_for(path: str, stats=None, data=None, progress=None, engine=None):
     path = os.fspath(path)
     source = read_spec(path)
     graph = check_source(source, path)
+    stats_name = "the stats given"
     if isinstance(stats, (str, os.PathLike)):
-        stats = read_stats(os.fspath(stats))
+        stats_name = os.fspath(stats)
+        stats = read_stats(stats_name)
     elif isinstance(stats, dict):
         stats = Stats(graph.spec_name, dict(stats))
+    if stats:
+        refuse_stats(graph, source, path, stats.constants, stats_name)
     if data and graph.missing_constants():
         engine = engine or functools.partial(analyze, progress=progress)
         computed = engine(graph.with_constants(stats.constants) if stats else graph, data)
         if stats:
             computed.constants = {**stats.constants, **computed.constants}
         stats = computed
-    graph = with_constants(graph, source, path, stats.constants if stats else None)
+    graph = with_constants(graph, source, path, stats.constants if stats else None,
+                           stats_name=stats_name)
     return graph, stats

@@ -1,18 +1,63 @@
 """Atomic output: a file is either its old self or its complete new self, never partial;
 a generated module and its asset files change together.
 
-Files get the permissions a user's own files get (0o666 less the umask)."""
+Files get the permissions a user's own files get (0o666 less the umask).
+
+A file is written under a temporary name, ``.tmp-PID@HOST-RANDOM``, in its folder, then
+renamed. Temporary files that a killed write left behind are removed by the next write of a
+module, its assets or a stats file to the same folder: those of this host whose process no
+longer runs (a live process's, or another host's, are left alone)."""
 from __future__ import annotations
 
 import hashlib
 import os
 import re
 import secrets
+import socket
 
 from .errors import AssetError
 
 # An asset's name carries the start of its content's SHA-256: ``id-0123456789abcdef.vocab``.
 ASSET_NAME = re.compile(r"(?P<stem>.+)-(?P<digest>[0-9a-f]{16})(?P<suffix>\.[a-z]+)")
+TEMPORARY = ".tmp-"  # + owner_tag() + "-" + random hex digits: a file being written
+
+
+def owner_tag() -> str:
+    """``PID@HOST`` of this process, for the names of what it writes under a temporary name."""
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def left_by_dead_process(name: str, prefix: str) -> bool:
+    """Whether ``name`` is ``prefix + owner_tag() + "-" + hex digits`` of a process of this
+    host that no longer runs (another host's processes cannot be known: False)."""
+    found = re.fullmatch(re.escape(prefix) + r"(?P<pid>[0-9]+)@(?P<host>.+)-[0-9a-f]+", name)
+    return bool(found) and found["host"] == socket.gethostname() and not _running(
+        int(found["pid"]))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str) -> None:
+    """Remove the temporary files that killed writes left in ``folder`` (best effort)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        if left_by_dead_process(name, TEMPORARY) and os.path.isfile(path):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -37,7 +82,7 @@ def _new_file(directory: str) -> tuple[int, str]:
     """A new empty file with a temporary name; its mode is 0o666 less the umask (which the
     kernel applies), unlike ``tempfile.mkstemp``'s 0o600."""
     while True:
-        path = os.path.join(directory, f".tmp-{secrets.token_hex(8)}")
+        path = os.path.join(directory, f"{TEMPORARY}{owner_tag()}-{secrets.token_hex(8)}")
         try:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
         except FileExistsError:
@@ -79,9 +124,13 @@ def write_module(path: str, source: str, assets: dict, asset_folder: str = "") -
 
     The assets are content-addressed and written first, then the module in one rename: an
     interrupted write leaves the old module with its own (old) assets, or the new module
-    with its own. Afterwards, content-addressed files of ``asset_folder`` (relative to the
+    with its own. Temporary files of killed writes are removed from both folders first.
+    Afterwards, content-addressed files of ``asset_folder`` (relative to the
     module's folder) that the new module does not use are removed (best effort)."""
     folder = os.path.dirname(os.path.abspath(path))
+    remove_stale_temporaries(folder)
+    if asset_folder:
+        remove_stale_temporaries(os.path.join(folder, asset_folder))
     for relative, data in sorted(assets.items()):
         write_bytes_atomic(os.path.join(folder, relative), data)
     write_atomic(path, source)

@@ -96,13 +96,15 @@ class Graph:
         return [name for name in self.op_of(node_id).analyzer.constants if consts.get(name) is None]
 
     def with_constants(self, stats: dict) -> "Graph":
-        """A copy with analyzer constants filled in from ``stats`` (key -> {name: value})."""
+        """A copy with analyzer constants filled in from ``stats`` (key -> {name: value});
+        only the constants an analyzer computes are taken, never its other arguments."""
         nodes = []
-        for node in self.nodes:
+        for node_id, node in enumerate(self.nodes):
             given = stats.get(node.analyzer) if node.analyzer else None
             if given:
                 consts = dict(node.consts)
-                consts.update({k: freeze(v) for k, v in given.items() if k in consts})
+                computed = self.op_of(node_id).analyzer.constants
+                consts.update({k: freeze(v) for k, v in given.items() if k in computed})
                 node = replace(node, consts=tuple(sorted(consts.items())))
             nodes.append(node)
         return replace(self, nodes=nodes, _index={})

@@ -16,6 +16,7 @@ a file that cannot be opened, every file empty."""
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -49,9 +50,12 @@ class Source:
 
 def list_files(file_pattern) -> list[str]:
     """Sorted files matching a glob, a file name, or a list of them; a DataError if none, or
-    if one is a directory."""
+    if one is a directory. A name that exists as a file is that file, whatever characters
+    it holds (``data[1].tfrecord``); any other name is a glob."""
     patterns = [file_pattern] if isinstance(file_pattern, (str, bytes)) else list(file_pattern)
-    files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(pattern)})
+    files = sorted({path for pattern in patterns for path in (
+        [pattern] if tf.io.gfile.exists(pattern) and not tf.io.gfile.isdir(pattern)
+        else tf.io.gfile.glob(pattern))})
     if not files:
         shown = patterns[0] if len(patterns) == 1 else patterns
         raise DataError(f"no file matches {shown!r}")
@@ -79,6 +83,8 @@ def _source(path: str, compression: str) -> Source:
             if kind == "GZIP" and size >= _GZIP_SMALLEST:
                 handle.seek(size - 4)
                 length = int.from_bytes(handle.read(4), "little")
+                if length == 0 and size < _GZIP_EXACT_BELOW and not _empty_gzip(handle):
+                    length = GZIP_TRAILER_MODULUS  # not its trailer (padding?): never matched
                 return Source(path, kind, length, GZIP_TRAILER_MODULUS,
                               length == 0 and size < _GZIP_EXACT_BELOW)
     except (OSError, tf.errors.OpError) as exc:
@@ -89,6 +95,17 @@ def _source(path: str, compression: str) -> Source:
     if kind == "ZLIB":
         return Source(path, kind, UNCHECKED, 1, size == 0)
     return Source(path, kind, size, 2**62, size == 0)
+
+
+def _empty_gzip(handle) -> bool:
+    """Whether a small GZIP file whose last 4 bytes say it holds no data truly begins with a
+    whole member that holds none: zeros after a member (a padded file) say so too."""
+    handle.seek(0)
+    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return member.decompress(handle.read(), 1) == b"" and member.eof
+    except zlib.error:
+        return False
 
 
 def source_dataset(files: Sequence[str], compression: str) -> tf.data.Dataset:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import sys
 import threading
@@ -18,6 +19,7 @@ import lark
 
 from . import ast
 from .errors import Collector, source_lines
+from .types import FLOAT32_MAX, beyond_float32
 
 KEYWORDS = frozenset(
     "spec input label weight let feature target true false and or not in from sparse".split()
@@ -38,8 +40,6 @@ _EXPRESSION_STARTS = frozenset(
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 MAX_NESTING = 100  # brackets ( and [ open at once in one statement
 MAX_INT_DIGITS = 20  # more digits than any int64 has: such a literal is rejected when parsed
-FLOAT32_MAX = 3.4028234663852886e38
-_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # from here on a number rounds to inf in float32
 
 
 @functools.lru_cache(maxsize=1)
@@ -442,7 +442,7 @@ class _AstBuilder:
     def float_lit(self, children):
         token, = children
         value = float(token)
-        if abs(value) >= _FLOAT32_OVERFLOW:
+        if math.isinf(value) or beyond_float32(value):  # a number token too large for float64
             self._error(self._pos(token), f"number {token} is beyond the float32 range "
                                           f"(±{FLOAT32_MAX:.8g}); write inf for infinity")
             return ast.Literal(0.0, self._pos(token))

@@ -126,6 +126,57 @@ def broadcast(*shapes: Shape) -> Shape:
 
 
 _FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # from here on a number rounds to inf in float32
+INT64_RANGE = range(-(2**63), 2**63)
+
+
+def beyond_float32(value: float) -> bool:
+    """Whether a finite number rounds to infinity in float32."""
+    return math.isfinite(value) and abs(value) >= _FLOAT32_OVERFLOW
+
+
+def constant_error(value):
+    """Why ``value`` could not be written as a literal of a spec (None when it could): an
+    integer outside int64, a finite number beyond float32, text that is not text. Constants
+    that come from elsewhere (a stats file) are held to these rules.
+
+    Text is any str whose UTF-8 bytes, decoded with errors="surrogateescape", give it back:
+    characters, and the escapes (U+DC80..U+DCFF) of bytes that are not UTF-8, which is how
+    a vocabulary keeps such tokens. A lone surrogate, or escapes of bytes that are valid
+    UTF-8, are refused. Lists are checked item by item."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, (list, tuple)):
+            todo.extend(reversed(item))
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if item not in INT64_RANGE:
+                return f"integer {_shown(item)} does not fit in int64"
+        elif isinstance(item, float):
+            if beyond_float32(item):
+                return f"number {item!r} is beyond the float32 range (±{FLOAT32_MAX:.8g})"
+        elif isinstance(item, str):
+            if not _is_text(item):
+                return (f"string {_shown(item)} is not text: it holds a UTF-16 surrogate that "
+                        f"is not the escape of a byte that is not UTF-8")
+        else:
+            return f"{_shown(item)} is not a number, a string, a bool or a list of them"
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
+
+
+def _is_text(text: str) -> bool:
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape") == text
+    except UnicodeEncodeError:
+        return False
 
 
 def float32_literal(value: float) -> float:

@@ -14,16 +14,15 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import time
 from typing import Callable, Optional
 
 from .errors import ExportError
+from .files import left_by_dead_process, owner_tag
 
 _VERSION = re.compile(r"[0-9]+")
 _DELETING = ".tmp-delete-"  # + version + random: an old version being deleted
 _STAGING = ".tmp-export-"  # + pid@host + random: a version being written
-_STAGED_BY = re.compile(re.escape(_STAGING) + r"(?P<pid>[0-9]+)@(?P<host>.+)-[0-9a-f]{8}")
 
 
 def versions(base: str) -> list[int]:
@@ -45,7 +44,7 @@ def write_version(base: str, write: Callable[[str], None], keep: Optional[int]) 
     try:
         os.makedirs(base, exist_ok=True)
         _remove_leftovers(base)
-        staging = _new_folder(base, f"{_STAGING}{os.getpid()}@{socket.gethostname()}-")
+        staging = _new_folder(base, f"{_STAGING}{owner_tag()}-")
     except OSError as exc:
         raise ExportError(f"cannot write to {base}: {exc.strerror}") from None
     try:
@@ -85,22 +84,9 @@ def _delete_version(base: str, version: int) -> None:
 def _remove_leftovers(base: str) -> None:
     """Delete what killed exports left: versions being deleted, and versions being
     written by a process of this host that no longer runs."""
-    host = socket.gethostname()
     for name in os.listdir(base):
-        staged = _STAGED_BY.fullmatch(name)
-        if name.startswith(_DELETING) or (staged and staged["host"] == host
-                                           and not _running(int(staged["pid"]))):
+        if name.startswith(_DELETING) or left_by_dead_process(name, _STAGING):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _move_to_next_version(staging: str, base: str) -> str:

@@ -108,6 +108,6 @@ def test_infinities_in_records_are_skipped_reported_and_refused_from_stats(tmp_p
                                   "analyzers": stats}))
     assert cli.main(["compile", str(spec), "--stats", str(edited), "-o", str(tmp_path / "o.py")]) == 1
     err = capsys.readouterr().err
-    assert ("s.feat:3:13: error: the constants of z/zscore in the stats are refused: zscore: "
+    assert (f"s.feat:3:13: error: the constants of z/zscore in {edited} are refused: zscore: "
             "std must be a number, got nan") in err
     assert not (tmp_path / "o.py").exists()

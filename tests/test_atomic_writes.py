@@ -304,3 +304,74 @@ def test_exported_versions_get_the_permissions_of_the_users_own_files(tmp_path, 
             assert mode == 0o666 & ~umask, name
     for written in (module, tmp_path / "m" / "m_assets" / "a-0123456789abcdef.vocab"):
         assert stat.S_IMODE(os.stat(written).st_mode) == 0o666 & ~umask
+
+
+def _dead_pid() -> str:
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _stale_and_kept(dead: str) -> dict:
+    """Temporary-looking names -> whether a write must keep them."""
+    host = socket.gethostname()
+    return {
+        f".tmp-{dead}@{host}-0123456789abcdef": False,  # a killed compile's
+        f".tmp-{dead}@{host}-00ff": False,  # any number of hex digits
+        f".tmp-{os.getpid()}@{host}-0123456789abcdef": True,  # a write running now
+        f".tmp-{dead}@another-host-0123456789abcdef": True,  # unknowable
+        f".tmp-{dead}@{host}-notahexnumber": True,  # not the pattern
+        ".tmp-0123456789abcdef": True,  # no process named: not known to be stale
+        f".tmp-export-{dead}@{host}-0123abcd": True,  # an export's folder name, as a file
+        "notes.tmp": True,
+    }
+
+
+@pytest.mark.parametrize("command", ["compile", "compile with assets", "analyze"])
+def test_temporary_files_of_killed_writes_are_removed_by_the_next_write(tmp_path, command,
+                                                                         capsys):
+    """A compile or analyze killed mid-write leaves ``.tmp-PID@HOST-…`` files; the next one
+    writing to the same folder (and asset folder) removes those whose process is dead on
+    this host, and nothing else."""
+    tokens = NEW_TOKENS if command == "compile with assets" else ["a", "b"]
+    data = tmp_path / "d.tfrecord"
+    _write_records(data, tokens)
+    spec = tmp_path / "toks.feat"
+    spec.write_text(SPEC)
+    names = _stale_and_kept(_dead_pid())
+    out = tmp_path / "out"
+    folders = [out, out / "toks_features_assets"] if command == "compile with assets" else [out]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (folder / name).write_text("half a write")
+    argv = (["analyze", str(spec), "--data", str(data), "-o", str(out / "toks.json")]
+            if command == "analyze" else
+            ["compile", str(spec), "--data", str(data), "-o", str(out / "toks_features.py")])
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    for folder in folders:
+        left = {name for name in os.listdir(folder) if name in names}
+        assert left == {name for name, kept in names.items() if kept}, folder
+    if command == "compile with assets":
+        assert any(name.endswith(".vocab") for name in os.listdir(folders[1]))
+
+
+def test_a_process_killed_mid_write_leaves_a_file_the_next_compile_removes(tmp_path, capsys):
+    """A real kill (the process exits between writing and renaming): its temporary file
+    carries its PID and host, and the next compile to the folder removes it."""
+    module = tmp_path / "toks_features.py"
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, sys; from skewless import files; "
+         "os.replace = lambda source, target: os._exit(9); "
+         "files.write_atomic(sys.argv[1], 'half')", str(module)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True)
+    assert killed.returncode == 9, killed.stderr
+    left, = os.listdir(tmp_path)
+    assert left.startswith(".tmp-") and f"@{socket.gethostname()}-" in left
+    data = tmp_path / "d.tfrecord"
+    _write_records(data, ["a", "b"])
+    (tmp_path / "toks.feat").write_text(SPEC)
+    assert cli.main(["compile", str(tmp_path / "toks.feat"), "--data", str(data),
+                     "-o", str(module)]) == 0
+    capsys.readouterr()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]

@@ -75,6 +75,13 @@ DAMAGED = {
     "gzip cut in its trailer": ("a.gz", lambda: _gzip()[:-3]),
     "gzip flipped": ("a.gz", lambda: flipped(_gzip(), len(_gzip()) // 2)),
     "gzip of two members": ("a.gz", lambda: _gzip() + _gzip()),
+    "gzip followed by zeros": ("a.gz", lambda: _gzip() + bytes(64)),
+    "gzip followed by 4 zeros": ("a.gz", lambda: _gzip() + bytes(4)),
+    "gzip followed by 3 zeros": ("a.gz", lambda: _gzip() + bytes(3)),
+    "gzip followed by a block of zeros": ("a.gz", lambda: _gzip() + bytes(4096)),
+    "gzip followed by text": ("a.gz", lambda: _gzip() + b"padding\n"),
+    "gzip whose trailer says 0 bytes": ("a.gz", lambda: _gzip()[:-4] + bytes(4)),
+    "zeros named .gz": ("a.gz", lambda: bytes(100)),
     "plain data named .gz": ("a.gz", _plain),
     "gzip data not named .gz": ("a.tfrecord", _gzip),
     "text": ("a.tfrecord", lambda: b"x,y\n1.0,2.0\n" * 20),
@@ -178,6 +185,34 @@ def test_the_error_gives_the_record_and_byte_offset(folder, loaded, capsys):
     path = damaged_file(folder, "not UTF-8 bytes in a record")
     assert cli.main(commands(folder, [path])["analyze"]) == 1
     assert f"{path}: record 1: not a tf.train.Example" in capsys.readouterr().err
+
+
+PADDED = ["gzip followed by zeros", "gzip followed by 4 zeros", "gzip followed by 3 zeros",
+          "gzip followed by a block of zeros", "gzip followed by text"]
+
+
+@pytest.mark.parametrize("case", PADDED)
+def test_a_padded_gzip_file_alone_is_named_at_its_end(folder, loaded, generated, case, capsys):
+    """Alone, a padded GZIP file is not taken for an empty one: every record is read, then
+    the error names the file at the end of its data."""
+    path = damaged_file(folder, case)
+    at = f"{path}: cannot read record {len(RECORDS)} (at byte {len(_plain())} of the GZIP data)"
+    for features in (loaded, generated):
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            _read_all(features, [path])
+        assert at in info.value.message
+    for command, argv in commands(folder, [path]).items():
+        assert cli.main(argv) == 1, command
+        err = capsys.readouterr().err
+        assert at in err and "Traceback" not in err, (command, err)
+
+
+def test_an_empty_gzip_member_followed_by_zeros_holds_no_records(folder, loaded):
+    padded = folder / "empty_padded.gz"
+    padded.write_bytes(gzip.compress(b"", mtime=0) + bytes(64))
+    with pytest.raises(DataError, match="every file is empty"):
+        loaded.input_fn([str(padded)])
+    assert _read_all(loaded, [str(padded), str(folder / "good.tfrecord")]) == len(RECORDS)
 
 
 def test_a_directory_is_named(folder, loaded, capsys):

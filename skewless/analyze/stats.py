@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import math
 from dataclasses import dataclass, field
 
 from ..errors import SkewlessError
-from ..files import write_atomic
+from ..files import remove_stale_temporaries, write_atomic
 
 FORMAT = "skewless-stats/1"
 
@@ -45,6 +46,8 @@ class Stats:
             raise SkewlessError(f"{path}:{exc.lineno}:{exc.colno}: error: not valid JSON: {exc.msg}") from None
         except RecursionError:
             raise SkewlessError(f"{path}: error: not valid JSON: nested too deeply") from None
+        except ValueError as exc:  # an integer of more digits than Python converts
+            raise SkewlessError(f"{path}: error: not valid JSON: {exc}") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise SkewlessError(f"{path}: error: not a skewless stats file (format {FORMAT})")
         analyzers = payload.get("analyzers", {})
@@ -54,10 +57,16 @@ class Stats:
         if not entries_ok:
             raise SkewlessError(f"{path}: error: not a skewless stats file: \"analyzers\" must map "
                                 f"each analyzer to an object with its \"constants\"")
-        constants = {key: _decode(entry["constants"]) for key, entry in analyzers.items()}
+        try:
+            constants = {key: _decode(entry["constants"]) for key, entry in analyzers.items()}
+        except ValueError as exc:
+            raise SkewlessError(f"{path}: error: {exc}") from None
         report = {key: {k: v for k, v in entry.items() if k != "constants"}
                   for key, entry in analyzers.items()}
         return cls(payload.get("spec"), constants, report, payload.get("rows", 0))
+
+
+_NON_FINITE = ("nan", "inf", "-inf")  # repr() of the floats _encode writes as strings
 
 
 def _encode(value):
@@ -74,6 +83,9 @@ def _encode(value):
 def _decode(value):
     if isinstance(value, dict):
         if set(value) == {"float"}:
+            if value["float"] not in _NON_FINITE:
+                raise ValueError(f"{{\"float\": {json.dumps(value['float'])}}} is not one of "
+                                 f"the numbers JSON cannot hold ({', '.join(_NON_FINITE)})")
             return float(value["float"])
         return {k: _decode(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -92,4 +104,7 @@ def read_stats(path: str) -> Stats:
 
 
 def write_stats(stats: Stats, path: str) -> None:
+    """Write atomically, once the temporary files of killed writes are removed from the
+    folder (see skewless.files)."""
+    remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
     write_atomic(path, stats.to_json())

@@ -96,6 +96,8 @@ def _default(column: ast.Column, shape: Shape, errors: Collector):
         errors.error(where, "a default must be a literal: a number, a string, true, false "
                             "or a list of them")
         return None
+    if isinstance(value, list) and not _nesting_fits(column.default, shape, errors):
+        return None
     size = math.prod(shape.dims) if shape.kind == "fixed" else 1
     items = _flatten(value) if isinstance(value, list) else [value]
     if isinstance(value, list) and len(items) != size:
@@ -114,6 +116,34 @@ def _default(column: ast.Column, shape: Shape, errors: Collector):
     if len(items) == 1 and not isinstance(value, list):
         return items[0]
     return tuple(items)
+
+
+def _nesting_fits(default: ast.ListLit, shape: Shape, errors: Collector) -> bool:
+    """Whether a list default is flat (one value per element, counted afterwards) or nested
+    exactly as the shape; otherwise an error at the first list or value out of place."""
+    if shape.kind != "fixed":
+        errors.error(default.pos, "the default of a scalar column is one value, not a list")
+        return False
+    if not any(isinstance(item, ast.ListLit) for item in default.items):
+        return True  # flat
+    todo = [(default, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth == len(shape.dims):
+            if isinstance(node, ast.ListLit):
+                errors.error(node.pos, f"default nested deeper than the shape {shape}: a value "
+                                       f"is expected here, not a list")
+                return False
+            continue
+        if not isinstance(node, ast.ListLit) or len(node.items) != shape.dims[depth]:
+            got = f"a list of {len(node.items)}" if isinstance(node, ast.ListLit) else "a value"
+            errors.error(node.pos, f"default nested unlike the shape {shape}: a list of "
+                                   f"{shape.dims[depth]} is expected here (dimension "
+                                   f"{depth + 1}), got {got}; or give the {math.prod(shape.dims)} "
+                                   f"values as one flat list")
+            return False
+        todo.extend((item, depth + 1) for item in reversed(node.items))
+    return True
 
 
 def literal_value(expr):

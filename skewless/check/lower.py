@@ -135,7 +135,7 @@ class Lowering:
         if not self._need_int64(items, node.items.pos):
             return None
         return self._apply(lookup("in"), node, {"x": node.value}, {"items": items}, [],
-                           what="'in'")
+                           what="'in'", const_exprs={"items": node.items})
 
     def _call(self, node: ast.Call):
         op = lookup(node.func)
@@ -162,21 +162,27 @@ class Lowering:
             rest, args = args, []
         for param, arg in zip(positional, args):
             ok &= self._bind_one(op, param, arg, values, consts, const_exprs)
-        for arg in args[len(positional):]:
+        if len(args) > len(positional):  # one error, at the first argument too many
             piped = " (counting the piped value)" if call.piped else ""
-            self.errors.error(arg.pos, f"{op.name} takes {len(positional)} positional "
-                                       f"argument{'s' if len(positional) != 1 else ''}, "
-                                       f"got {len(args)}{piped}")
+            self.errors.error(args[len(positional)].pos,
+                              f"{op.name} takes {len(positional)} positional "
+                              f"argument{'s' if len(positional) != 1 else ''}, "
+                              f"got {len(args)}{piped}")
             ok = False
         by_name = {p.name: p for p in op.params if p.name != op.variadic}
+        reported = set()  # keywords already in an error: one error per keyword name
         for keyword in call.keywords:
             param = by_name.get(keyword.name)
+            if keyword.name in reported:
+                continue
             if param is None:
                 self.errors.error(keyword.pos, f"{op.name} has no parameter '{keyword.name}'"
                                                f"{suggest(keyword.name, by_name)}")
+                reported.add(keyword.name)
                 ok = False
             elif param.name in values or param.name in consts:
                 self.errors.error(keyword.pos, f"{op.name} got '{keyword.name}' twice")
+                reported.add(keyword.name)
                 ok = False
             else:
                 ok &= self._bind_one(op, param, keyword.value, values, consts, const_exprs)
@@ -234,6 +240,8 @@ class Lowering:
             result = op.infer(args)
         except ArgError as exc:
             culprit = {**value_exprs, **(const_exprs or {})}.get(exc.param) if exc.param else None
+            if isinstance(culprit, ast.ListLit) and exc.index is not None:
+                culprit = culprit.items[exc.index]
             self.errors.error(culprit.pos if culprit is not None else node.pos, str(exc))
             return None
         if not self._small_enough(result, what, node.pos):

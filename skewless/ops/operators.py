@@ -153,19 +153,24 @@ def logical_not(x):
 
 def _in_type(args) -> t.Type:
     dtype = args.type("x").dtype
-    items = args.consts["items"]
-    for item in items:
+    for index, item in enumerate(args.consts["items"]):
         if not _literal_fits(item, dtype):
-            raise ArgError(f"'in' list item {item!r} does not match {args.describe('x')}", "items")
+            exact = ("; an int64 is compared with integers only"
+                     if dtype == "int64" and isinstance(item, float) else "")
+            raise ArgError(f"'in' list item {item!r} does not match {args.describe('x')}{exact}",
+                           "items", index)
     return t.Type("bool", args.type("x").shape)
 
 
 def _literal_fits(value, dtype: str) -> bool:
+    """Whether a literal of the list after 'in' has the dtype of x; an integer literal is
+    also a float32 (as in arithmetic), a float literal never an int64."""
     if dtype == "string":
         return isinstance(value, str)
     if dtype == "bool":
         return isinstance(value, bool)
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    kinds = int if dtype == "int64" else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
 
 
 @op("in", Param("x"), Param("items", const=True), infer=_in_type)
@@ -175,6 +180,6 @@ def is_in(x, items):
     if not items:
         return tf.zeros_like(x, dtype=tf.bool)
     if x.dtype == tf.int64 and any(isinstance(item, float) for item in items):
-        x = as_float(x)
+        x = as_float(x)  # the type rule refuses this in specs; direct callers compare in float32
     candidates = tf.constant(items, dtype=x.dtype)
     return tf.reduce_any(tf.equal(tf.expand_dims(x, -1), candidates), axis=-1)

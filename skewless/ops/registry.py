@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..types import Type
+from ..types import Type, constant_error
 
 REQUIRED = object()
 
@@ -29,11 +29,11 @@ class Param:
 
 class ArgError(Exception):
     """A misuse of a function, raised by a type rule; ``param`` names the culprit argument
-    (None: the call as a whole)."""
+    (None: the call as a whole), ``index`` the culprit item when that argument is a list."""
 
-    def __init__(self, message: str, param: Optional[str] = None):
+    def __init__(self, message: str, param: Optional[str] = None, index: Optional[int] = None):
         super().__init__(message)
-        self.param = param
+        self.param, self.index = param, index
 
 
 @dataclass
@@ -105,12 +105,17 @@ class Op:
 def constants_error(op: Op, types: dict, consts: dict) -> Optional[str]:
     """Why ``op``'s type rule refuses the analyzer constants in ``consts`` (with the other
     constant arguments of the call; ``types``: the value arguments' types), as it would
-    refuse them written by hand in a spec; None when it accepts them."""
+    refuse them written by hand in a spec (a literal out of range included); None when it
+    accepts them."""
     given = {name: value for name, value in consts.items() if name not in op.analyzer.knobs}
     try:
         op.infer(Args(op=op.name, types=types, consts=given))
     except ArgError as exc:
         return str(exc)
+    for name in op.analyzer.constants:
+        error = constant_error(consts.get(name))
+        if error:
+            return f"{name}: {error}"
     return None
 
 

@@ -236,8 +236,10 @@ def _zscore_type(args) -> t.Type:
 
 def _minmax_type(args) -> t.Type:
     need_number(args, "x")
-    need_number_const(args, "lo")
-    need_number_const(args, "hi")
+    for bound in ("lo", "hi"):
+        value = need_number_const(args, bound)
+        if not _finite(value):
+            raise ArgError(f"{args.op}: {bound} must be a finite number, got {value!r}", bound)
     low, high = _constant_pair(args, "min", "max")
     if low is not None and high < low:
         raise ArgError(f"{args.op}: max ({high!r}) must not be less than min ({low!r})", "max")

@@ -383,7 +383,10 @@ def test_logic_type_rules():
 
 
 def test_in_type_rule():
-    assert infer("in", {"items": [1, 2.5]}, x=I) == B
+    assert error_of("in", {"items": [1, 2.5]}, x=I) == (
+        "'in' list item 2.5 does not match int64 (carrier); an int64 is compared with integers "
+        "only")
+    assert infer("in", {"items": [1, 2]}, x=I) == B
     assert infer("in", {"items": [1, 2]}, x=F) == B
     assert infer("in", {"items": ["a"]}, x=t.Type("string", t.VARIABLE)) == t.Type("bool",
                                                                                    t.VARIABLE)

@@ -96,7 +96,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="most examples (or rows) one request may carry (default 1024)")
     serve.add_argument("--max-request-bytes", type=_positive,
                        help="largest REST body or gRPC message, and largest input tensor "
-                            "a request may declare, in bytes (default 64 MiB)")
+                            "a request may declare, in bytes (default 64 MiB); a REST body "
+                            "may hold a value (number or string) per 8 of these bytes")
+    serve.add_argument("--idle-timeout", type=_positive_seconds,
+                       help="seconds a connection may send nothing before it is closed: "
+                            "each read of a REST request, a gRPC connection between calls "
+                            "(default 30)")
+    serve.add_argument("--max-connections", type=_positive,
+                       help="REST connections served at once (one more is answered 503), "
+                            "and gRPC calls in progress at once (one more is "
+                            "RESOURCE_EXHAUSTED) (default 256)")
     serve.set_defaults(run=_serve)
     return parser
 
@@ -112,6 +121,16 @@ def _positive(text: str) -> int:
     value = int(text) if text.isdigit() else 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 10 ** 6:  # NaN and infinity included
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
     return value
 
 
@@ -229,10 +248,13 @@ def _serve(args) -> int:
     lazy.import_tensorflow()
     from .serve import serve
 
-    limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes")
+    from .serve.limits import Limits
+
+    limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes",
+                                                     "idle_timeout", "max_connections")
               if getattr(args, name) is not None}  # the server's defaults otherwise
     return serve(args.export_dir_base, args.model_name, host=args.host, port=args.port,
-                 rest_port=args.rest_port, **limits)
+                 rest_port=args.rest_port, limits=Limits(**limits))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         it does not speak, a request line over 64 KiB, too many headers) in JSON too."""
         short, long = self.responses.get(code, ("Error", ""))
         self.close_connection = True
+        self.request_version = self.protocol_version  # a status line and headers, always
         self._send(code, {"error": f"{message or short}: {explain or long}"})
 
     def log_message(self, format, *args):  # noqa: A002 - no access log; errors go to stderr

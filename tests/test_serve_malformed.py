@@ -6,83 +6,41 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import types
 
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serve_models import METHODS, FlightsModel
+from serve_hostile import (CLASSIFY, MAX_BATCH, MAX_REQUEST_BYTES, PREDICT, REGRESS,
+                           hostile_server, predict_of, tensor, write_hostile_model)
 from tensorflow.core.framework import tensor_pb2, types_pb2
-from test_serve import MODEL, Server, assert_still_serving, classification_request, \
-    predict_request, rest_call
+from test_serve import MODEL, assert_still_serving, classification_request, predict_request, \
+    rest_call
 
-from skewless.export import set_method_names
 from skewless.serve import rest
 from skewless.serve.limits import Limits
 from skewless.serve.rest import bind_rest, serve_rest
 from skewless.serve.versions import Versions
 
-MAX_BATCH = 8
-MAX_REQUEST_BYTES = 16 * 2 ** 20
 Code = grpc.StatusCode
-PREDICT = f"/v1/models/{MODEL}:predict"
-CLASSIFY = f"/v1/models/{MODEL}:classify"
-REGRESS = f"/v1/models/{MODEL}:regress"
-
-
-# Every dtype a request's numbers may take: a signature "as_DTYPE" for each.
-NUMERIC = [tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.int8, tf.int16, tf.int32,
-           tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64]
-
-
-def widened(dtype):
-    """A signature taking a vector of ``dtype`` and giving it back as float64 (exact for
-    every value of the narrower types used here)."""
-    return tf.function(lambda x: {"y": tf.cast(x, tf.float64)},
-                       input_signature=[tf.TensorSpec([None], dtype)])
-
-
-class HostileModel(FlightsModel):
-    """The flights model with inputs of narrow dtypes as well."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.uint8)])
-    def small(self, x):
-        return {"y": tf.cast(x, tf.int64) + 1}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float16)])
-    def half(self, x):
-        return {"y": tf.cast(x, tf.float32) * 2.0}
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile") / MODEL
-    os.makedirs(base)
-    staging = tempfile.mkdtemp(dir=base)
-    model = HostileModel(1)
-    tf.saved_model.save(model, staging, signatures={
-        "serving_default": model.predict, "classify": model.classify, "regress": model.regress,
-        "predict": model.predict, "double": model.double, "echo": model.echo,
-        "small": model.small, "half": model.half,
-        **{f"as_{dtype.name}": widened(dtype) for dtype in NUMERIC}})
-    set_method_names(staging, METHODS)
-    os.rename(staging, base / "1")
+    write_hostile_model(base)
     return base
 
 
 @pytest.fixture(scope="module")
 def server(model_dir):
-    running = Server(model_dir, "--max-batch-size", str(MAX_BATCH),
-                     "--max-request-bytes", str(MAX_REQUEST_BYTES))
+    running = hostile_server(model_dir)
     yield running
     running.stop()
 
@@ -456,23 +414,6 @@ def test_malformed_request_lines_get_a_json_answer(server, case):
 
 # ---- gRPC -------------------------------------------------------------------------------------
 
-def tensor(dtype, dims, **values):
-    proto = tensor_pb2.TensorProto(dtype=dtype)
-    for size in dims:
-        proto.tensor_shape.dim.add(size=size)
-    for field, items in values.items():
-        if field == "tensor_content":
-            proto.tensor_content = items
-        else:
-            getattr(proto, field).extend(items)
-    return proto
-
-
-def predict_of(signature, **inputs):
-    request = predict_request({}, signature)
-    for name, proto in inputs.items():
-        request.inputs[name].CopyFrom(proto)
-    return request
 
 
 def flights(distance):
@@ -582,6 +523,7 @@ def test_a_grpc_message_over_the_size_limit_is_refused(server):
     assert_still_serving(server)
 
 
+# Where a TensorProto of each dtype holds its values, and two values of it (by hand).
 # ---- fuzz -------------------------------------------------------------------------------------
 
 SIGNATURES = ["", "predict", "classify", "regress", "double", "echo", "small", "half", "nope"]

@@ -1,8 +1,8 @@
 """What a REST body holds, counted without parsing it: how many values it has (strings, keys
 included, and other scalars) and how many rows its ``instances``, ``inputs`` and
-``examples`` lists have. A few vectorized passes over the bytes (numpy) take milliseconds
-where ``json.loads`` takes seconds and builds a Python object per value, so a body over
-the server's limits is refused before it is parsed.
+``examples`` lists have. A few vectorized passes over the bytes (numpy) take about a tenth
+of the time ``json.loads`` takes (0.3 s for 10^6 instances, 12 MB), and build no object per
+value, so a body over the server's limits is refused before it is parsed.
 
 The counts are exact for valid JSON. A body whose brackets or quotes do not balance is not
 counted (``scan`` gives None) and is left to the parser, which names its error."""

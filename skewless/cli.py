@@ -109,7 +109,16 @@ def _parser() -> argparse.ArgumentParser:
                            _whole, low=1, high=MAX_MESSAGE_BYTES, what="a number of bytes"),
                        help="largest REST body or gRPC message, and largest input tensor "
                             "a request may declare, in bytes (default 64 MiB; at most "
-                            "2 GiB - 1, gRPC's limit)")
+                            "2 GiB - 1, gRPC's limit); a REST body may hold a value "
+                            "(number or string) per 8 of these bytes")
+    serve.add_argument("--idle-timeout", type=_positive_seconds,
+                       help="seconds a connection may send nothing before it is closed: "
+                            "each read of a REST request, a gRPC connection between calls "
+                            "(default 30)")
+    serve.add_argument("--max-connections", type=_POSITIVE,
+                       help="REST connections served at once (one more is answered 503), "
+                            "and gRPC calls in progress at once (one more is "
+                            "RESOURCE_EXHAUSTED) (default 256)")
     serve.set_defaults(run=_serve)
     return parser
 
@@ -130,6 +139,16 @@ def _whole(text: str, low: int = 0, high: Optional[int] = None, what: str = "a n
 
 _PORT = functools.partial(_whole, low=0, high=65535, what="a port number")
 _POSITIVE = functools.partial(_whole, low=1, what="a positive whole number")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 10 ** 6:  # NaN and infinity included
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+    return value
 
 
 def _constants_arguments(parser) -> None:
@@ -246,10 +265,13 @@ def _serve(args) -> int:
     lazy.import_tensorflow()
     from .serve import serve
 
-    limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes")
+    from .serve.limits import Limits
+
+    limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes",
+                                                     "idle_timeout", "max_connections")
               if getattr(args, name) is not None}  # the server's defaults otherwise
     return serve(args.export_dir_base, args.model_name, host=args.host, port=args.port,
-                 rest_port=args.rest_port, **limits)
+                 rest_port=args.rest_port, limits=Limits(**limits))
 
 
 if __name__ == "__main__":

@@ -4,61 +4,43 @@ limits are checked before any work, a JSON fuzz never gets a 5xx, and a port in 
 error (exit status 1) for gRPC as for REST."""
 from __future__ import annotations
 
+import base64
 import json
-import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+import types
 
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serve_models import METHODS, FlightsModel
+from serve_hostile import (CLASSIFY, MAX_BATCH, MAX_REQUEST_BYTES, PREDICT, REGRESS,
+                           hostile_server, predict_of, tensor, write_hostile_model)
 from tensorflow.core.framework import tensor_pb2, types_pb2
-from test_serve import MODEL, Server, assert_still_serving, classification_request, \
-    predict_request
+from test_serve import MODEL, assert_still_serving, classification_request, predict_request, \
+    rest_call
 
-from skewless.export import set_method_names
+from skewless.serve import rest
+from skewless.serve.limits import Limits
+from skewless.serve.rest import bind_rest, serve_rest
+from skewless.serve.versions import Versions
 
-MAX_BATCH = 8
-MAX_REQUEST_BYTES = 16 * 2 ** 20
 Code = grpc.StatusCode
-PREDICT = f"/v1/models/{MODEL}:predict"
-CLASSIFY = f"/v1/models/{MODEL}:classify"
-REGRESS = f"/v1/models/{MODEL}:regress"
-
-
-class HostileModel(FlightsModel):
-    """The flights model with inputs of narrow dtypes as well."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.uint8)])
-    def small(self, x):
-        return {"y": tf.cast(x, tf.int64) + 1}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float16)])
-    def half(self, x):
-        return {"y": tf.cast(x, tf.float32) * 2.0}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def model_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile") / MODEL
-    os.makedirs(base)
-    staging = tempfile.mkdtemp(dir=base)
-    model = HostileModel(1)
-    tf.saved_model.save(model, staging, signatures={
-        "serving_default": model.predict, "classify": model.classify, "regress": model.regress,
-        "predict": model.predict, "double": model.double, "echo": model.echo,
-        "small": model.small, "half": model.half})
-    set_method_names(staging, METHODS)
-    os.rename(staging, base / "1")
-    running = Server(base, "--max-batch-size", str(MAX_BATCH),
-                     "--max-request-bytes", str(MAX_REQUEST_BYTES))
+    write_hostile_model(base)
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    running = hostile_server(model_dir)
     yield running
     running.stop()
 
@@ -264,25 +246,174 @@ def test_a_million_instances_are_refused_before_conversion(server):
     assert_still_serving(server)
 
 
+def compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+MILLION = 10 ** 6
+MAX_VALUES = MAX_REQUEST_BYTES // 8
+LARGE_REST = {
+    "a million instances": (
+        PREDICT, compact({"signature_name": "double", "instances": [[1.0, 2.0]] * MILLION}),
+        "'instances': batch of 1000000 is larger"),
+    "one instance past the batch limit": (
+        PREDICT, compact({"signature_name": "double", "instances": [[1, 1]] * (MAX_BATCH + 1)}),
+        f"'instances': batch of {MAX_BATCH + 1} is larger"),
+    "one huge instance": (
+        PREDICT, compact({"signature_name": "double", "instances": [[1.0] * (MAX_VALUES + 1)]}),
+        f"holds {MAX_VALUES + 4} values"),  # and 3 strings
+    "an instance of a million columns": (
+        PREDICT, compact({"instances": [{f"c{i}": 1 for i in range(MILLION + 50_000)}]}),
+        f"holds {2 * (MILLION + 50_000) + 1} values"),
+    "columnar inputs of a million rows": (
+        PREDICT, compact({"inputs": {"distance": [1.0] * MILLION, "hour": [1] * MILLION,
+                                     "carrier": ["AA"] * MILLION}}),
+        "input 'distance': batch of 1000000 is larger"),
+    "a columnar input, the last one, past the batch limit": (
+        PREDICT, compact({"inputs": {"distance": [1.0], "hour": [1],
+                                     "carrier": ["AA"] * (MAX_BATCH + 1)}}),
+        f"input 'carrier': batch of {MAX_BATCH + 1} is larger"),
+    "columnar single input of a million rows": (
+        PREDICT, compact({"signature_name": "double", "inputs": [[1, 1]] * MILLION}),
+        "'inputs': batch of 1000000 is larger"),
+    "a million examples": (
+        REGRESS, compact({"signature_name": "regress", "examples": [{"hour": 1}] * MILLION}),
+        "'examples': batch of 1000000 is larger"),
+    "a repeated key, the last one past the limit": (
+        PREDICT, '{"instances": [[1, 1]], "signature_name": "double", "instances": '
+        + compact([[1, 1]] * MILLION) + "}", "'instances': batch of 1000000"),
+    "a key written with escapes": (
+        PREDICT, '{"signature_name": "double", "\\u0069nstances": '
+        + compact([[1, 1]] * MILLION) + "}", "'instances': batch of 1000000"),
+    "instances among strings that hold brackets, commas and escaped quotes": (
+        PREDICT, compact({"signature_name": "echo", "instances": ['a\\",[]{}:'] * MILLION}),
+        "'instances': batch of 1000000"),
+}
+
+
+@pytest.fixture(scope="module")
+def in_process(model_dir):
+    """The REST server in this process, so that its parser can be watched; its port."""
+    versions = Versions(MODEL, str(model_dir), Limits(MAX_BATCH, MAX_REQUEST_BYTES),
+                        log=lambda message: None)
+    versions.poll()
+    running, port = bind_rest(versions, "127.0.0.1", 0)
+    serve_rest(running)
+    yield port
+    running.drain(5.0)
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """The bodies the REST server parses (rest.json.loads, watched)."""
+    parsed = []
+
+    def loads(text, **options):
+        parsed.append(len(text))
+        return json.loads(text, **options)
+
+    monkeypatch.setattr(rest, "json", types.SimpleNamespace(loads=loads, dumps=json.dumps))
+    return parsed
+
+
+@pytest.mark.parametrize("case", list(LARGE_REST))
+def test_large_requests_are_refused_before_they_are_parsed(in_process, parses, case):
+    path, body, phrase = LARGE_REST[case]
+    assert len(body.encode()) <= MAX_REQUEST_BYTES
+    status, reply = rest_call(in_process, "POST", path, body)
+    assert (status, set(reply)) == (400, {"error"}), reply
+    assert phrase in reply["error"], reply
+    assert parses == []
+    status, reply = rest_call(in_process, "POST", PREDICT,
+                              {"signature_name": "double", "instances": [[1, 1]] * MAX_BATCH})
+    assert status == 200 and reply["predictions"] == [[2.0, 2.0]] * MAX_BATCH
+    assert len(parses) == 1  # the parser is watched
+
+
+@pytest.mark.parametrize("body,expected", [
+    # the first of a repeated key is the one the parser drops
+    ('{"signature_name": "double", "instances": ' + compact([[1, 1]] * MILLION)
+     + ', "instances": [[1, 2]]}', [[2.0, 4.0]]),
+    # lists past the limit inside an instance, in a string, or under another key
+    (compact({"signature_name": "echo", "instances": ["[" + "1," * MILLION + "]"]}),
+     [{"data_bytes": {"b64": base64.b64encode(b"[" + b"1," * MILLION + b"]").decode()},
+       "length": 2 * MILLION + 2}]),
+    (compact({"signature_name": "double", "instances": [[1, 1]], "other": [0] * MILLION}),
+     [[2.0, 2.0]]),
+])
+def test_lists_that_are_not_rows_are_not_counted_as_rows(in_process, body, expected):
+    status, reply = rest_call(in_process, "POST", PREDICT, body)
+    assert status == 200 and reply["predictions"] == expected, reply
+
+
+def raw_reply(port, data: bytes):
+    """Send bytes as they are; the status line, the headers and the body of the reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(data)
+        reply = b""
+        while chunk := connection.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status_line, *headers = head.decode("latin-1").split("\r\n")
+    return status_line, dict(line.split(": ", 1) for line in headers), body
+
+
+METHODS_NOT_TAKEN = ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND",
+                     "post", "get", "G\u00e9T", "X" * 100]
+
+
+@pytest.mark.parametrize("method", METHODS_NOT_TAKEN)
+@pytest.mark.parametrize("path", [PREDICT, f"/v1/models/{MODEL}", "/v1/other", "*"])
+def test_every_method_gets_a_json_answer(server, method, path):
+    status_line, headers, body = raw_reply(server.rest_port, (
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        f"Connection: close\r\n\r\n{{}}").encode("utf-8"))
+    assert status_line.startswith("HTTP/1.1 404 "), status_line
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"error": f"Malformed request: {method} {path}"} \
+        or method == "G\u00e9T"  # sent as UTF-8, read as Latin-1 by the HTTP layer
+    assert_still_serving(server)
+
+
+def test_head_gets_the_headers_of_a_json_answer(server):
+    status_line, headers, body = raw_reply(
+        server.rest_port, f"HEAD /v1/models/{MODEL} HTTP/1.1\r\nHost: x\r\n"
+                          f"Connection: close\r\n\r\n".encode())
+    assert status_line.startswith("HTTP/1.1 404 ") and body == b""
+    assert headers["Content-Type"] == "application/json" and int(headers["Content-Length"]) > 0
+    assert_still_serving(server)
+
+
+BAD_REQUEST_LINES = {
+    "HTTP/2.0": (b"GET /v1/models/flights HTTP/2.0\r\n\r\n", 505),
+    "HTTP/9.9": (b"POST /v1/models/flights:predict HTTP/9.9\r\n\r\n", 505),
+    "a version holding a quote and a backslash": (b'GET / HTTP/1.1"\\x\r\n\r\n', 400),
+    "a version that is not HTTP": (b"GET / FTP/1.1\r\n\r\n", 400),
+    "a version of three numbers": (b"GET / HTTP/1.1.1\r\n\r\n", 400),
+    "a version of 300 digits": (b"GET / HTTP/1." + b"1" * 300 + b"\r\n\r\n", 400),
+    "one word": (b"GARBAGE\r\n\r\n", 400),
+    "four words": (b"GET / HTTP/1.1 extra\r\n\r\n", 400),
+    "POST without a version (HTTP/0.9)": (b"POST /v1/models/flights:predict\r\n", 400),
+    "a request line over 64 KiB": (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    "a header line over 64 KiB": (b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+                                  431),
+    "over 100 headers": (b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", 431),
+    "control bytes in the request line": (b"GET /\x00\x01 HTTP/1.1\x7f\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUEST_LINES))
+def test_malformed_request_lines_get_a_json_answer(server, case):
+    data, expected = BAD_REQUEST_LINES[case]
+    status_line, headers, body = raw_reply(server.rest_port, data)
+    assert status_line.startswith(f"HTTP/1.1 {expected} "), status_line
+    assert headers["Content-Type"] == "application/json"
+    assert set(json.loads(body)) == {"error"}, body
+    assert_still_serving(server)
+
+
 # ---- gRPC -------------------------------------------------------------------------------------
 
-def tensor(dtype, dims, **values):
-    proto = tensor_pb2.TensorProto(dtype=dtype)
-    for size in dims:
-        proto.tensor_shape.dim.add(size=size)
-    for field, items in values.items():
-        if field == "tensor_content":
-            proto.tensor_content = items
-        else:
-            getattr(proto, field).extend(items)
-    return proto
-
-
-def predict_of(signature, **inputs):
-    request = predict_request({}, signature)
-    for name, proto in inputs.items():
-        request.inputs[name].CopyFrom(proto)
-    return request
 
 
 def flights(distance):
@@ -392,6 +523,7 @@ def test_a_grpc_message_over_the_size_limit_is_refused(server):
     assert_still_serving(server)
 
 
+# Where a TensorProto of each dtype holds its values, and two values of it (by hand).
 # ---- fuzz -------------------------------------------------------------------------------------
 
 SIGNATURES = ["", "predict", "classify", "regress", "double", "echo", "small", "half", "nope"]

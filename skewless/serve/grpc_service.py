@@ -154,14 +154,23 @@ def _handlers(versions: Versions) -> list:
         for service, methods in _METHODS.items()]
 
 
-def start_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
-    """The started server and the port it listens on (``port`` 0 picks a free one). A port
-    another process listens on is an OSError: the port is not shared (gRPC's default,
-    SO_REUSEPORT, would let two servers take turns answering)."""
-    limit = versions.limits.max_request_bytes
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[
-        ("grpc.max_receive_message_length", limit),
+def bind_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
+    """The server, listening but not yet started, and its port (``port`` 0 picks a free
+    one). A port another process listens on is an OSError: the port is not shared (gRPC's
+    default, SO_REUSEPORT, would let two servers take turns answering).
+
+    Bounds: ``limits.max_connections`` calls in progress at once (one more is answered
+    RESOURCE_EXHAUSTED by gRPC); a connection without a call for ``limits.idle_timeout``
+    seconds is closed (GOAWAY), and one that has not finished its handshake by then is
+    dropped; messages over ``limits.max_request_bytes`` are RESOURCE_EXHAUSTED."""
+    limits = versions.limits
+    idle_ms = int(limits.idle_timeout * 1000)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                         maximum_concurrent_rpcs=limits.max_connections, options=[
+        ("grpc.max_receive_message_length", limits.max_request_bytes),
         ("grpc.max_send_message_length", -1),  # answers are as large as the model makes them
+        ("grpc.max_connection_idle_ms", idle_ms),
+        ("grpc.server_handshake_timeout_ms", idle_ms),
         ("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers(_handlers(versions))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -171,5 +180,4 @@ def start_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[
         bound = 0
     if not bound:
         raise OSError("the port is in use, or the host is not an address of this machine")
-    server.start()
     return server, bound

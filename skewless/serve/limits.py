@@ -6,6 +6,9 @@ each dtype holds, checked the same way for REST and gRPC.
 |---|---|---|
 | ``max_batch_size`` | 1024 | rows of a request: REST instances, examples, the first dimension of each input |
 | ``max_request_bytes`` | 64 MiB | a REST body, a gRPC message, and one decoded input tensor |
+| ``max_values`` | ``max_request_bytes`` / 8 | values of a REST body (strings, keys included, and other scalars), counted before it is parsed |
+| ``idle_timeout`` | 30 s | how long a connection may send nothing (REST: each read; gRPC: between calls) |
+| ``max_connections`` | 256 | REST connections open at once; gRPC calls in progress at once |
 | ``MAX_RANK`` | 64 | dimensions of an input tensor (numpy's limit, through which request values pass; TensorFlow's is 254) |
 """
 from __future__ import annotations
@@ -14,19 +17,35 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from .status import invalid
 
 MAX_RANK = 64
 DEFAULT_MAX_BATCH_SIZE = 1024
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2 ** 20
-_POINTER_BYTES = 8  # what each element of a string tensor costs beyond its bytes
+DEFAULT_IDLE_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 256
+_VALUE_BYTES = 8  # the bytes a request value may cost at most, as an element of a tensor
+_STRING_ELEMENT_BYTES = 24  # a string tensor's element (tensorflow::tstring), beyond its bytes
 
 
 @dataclass(frozen=True)
 class Limits:
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    @property
+    def max_values(self) -> int:
+        return self.max_request_bytes // _VALUE_BYTES
+
+    def check_values(self, count: int, what: str) -> None:
+        if count > self.max_values:
+            raise invalid(f"{what} holds {count} values (strings, keys and numbers), more than "
+                          f"the server's --max-request-bytes / {_VALUE_BYTES} = "
+                          f"{self.max_values}: split the request")
 
     def check_rows(self, rows: int, what: str) -> None:
         if rows > self.max_batch_size:
@@ -48,7 +67,7 @@ class Limits:
             raise invalid(f"{where} has a negative size in its shape {list(dims)}")
         if dims:
             self.check_rows(dims[0], where)
-        itemsize = _POINTER_BYTES if dtype == object else dtype.itemsize
+        itemsize = _STRING_ELEMENT_BYTES if dtype == object else dtype.itemsize
         self.check_body(math.prod(dims) * itemsize, f"{where} of shape {list(dims)} would take")
 
 
@@ -73,15 +92,16 @@ def checked_array(values: list, dtype, where: str) -> np.ndarray:
             info = np.iinfo(dtype)
             raise out_of_range(where, next(v for v in values if not info.min <= v <= info.max),
                                dtype) from None
-    if dtype.kind == "f":
+    if tf.as_dtype(dtype).is_floating:  # float16, bfloat16 and float8 types included
         try:
             wide = np.array(values, dtype=np.float64)
         except OverflowError:  # an integer past float64
             raise out_of_range(where, next(v for v in values if not _fits_float(v)), dtype) \
                 from None
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             narrow = wide.astype(dtype)
-        overflowed = np.flatnonzero(np.isinf(narrow) & np.isfinite(wide))
+        # past the largest value: infinity, or NaN for the types without one (float8_e4m3fn)
+        overflowed = np.flatnonzero(~np.isfinite(narrow.astype(np.float64)) & np.isfinite(wide))
         if overflowed.size:
             raise out_of_range(where, values[overflowed[0]], dtype)
         return narrow
@@ -94,6 +114,15 @@ def _fits_float(value) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def check_half_values(name: str, values, dtype) -> None:
+    """``half_val`` of a float16 or bfloat16 TensorProto: each value is the 16 bits of one
+    element, which a wider number would lose."""
+    if len(values) and (min(values) < 0 or max(values) > 0xFFFF):
+        bad = min(values) if min(values) < 0 else max(values)
+        raise invalid(f"input {name!r}: half_val {bad} is not the 16 bits of a "
+                      f"{np.dtype(dtype).name} (0 to 65535)")
 
 
 def check_int_values(name: str, values, dtype) -> None:

@@ -3,14 +3,15 @@ what a ``Servable`` takes and gives. The REST front end builds the same metadata
 messages and prints them as JSON, as TF Serving does."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import types_pb2
+from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
-from .limits import Limits, check_int_values
+from .limits import Limits, check_half_values, check_int_values
 from .servable import Servable
 from .status import invalid, not_found
 from .versions import Versions
@@ -37,10 +38,30 @@ def answered_spec(name: str, servable: Servable, signature_name: str = "") -> mo
     return spec
 
 
+# The TensorProto field holding each dtype's values, and how many of them make an element.
+_VALUE_FIELDS = {
+    types_pb2.DT_FLOAT: ("float_val", 1), types_pb2.DT_DOUBLE: ("double_val", 1),
+    types_pb2.DT_HALF: ("half_val", 1), types_pb2.DT_BFLOAT16: ("half_val", 1),
+    types_pb2.DT_INT8: ("int_val", 1), types_pb2.DT_INT16: ("int_val", 1),
+    types_pb2.DT_INT32: ("int_val", 1), types_pb2.DT_UINT8: ("int_val", 1),
+    types_pb2.DT_UINT16: ("int_val", 1), types_pb2.DT_INT64: ("int64_val", 1),
+    types_pb2.DT_UINT32: ("uint32_val", 1), types_pb2.DT_UINT64: ("uint64_val", 1),
+    types_pb2.DT_BOOL: ("bool_val", 1), types_pb2.DT_STRING: ("string_val", 1),
+    types_pb2.DT_COMPLEX64: ("scomplex_val", 2), types_pb2.DT_COMPLEX128: ("dcomplex_val", 2),
+}
+
+
 def tensor_from_proto(name: str, proto, info, limits: Limits) -> tf.Tensor:
     """The tensor of a request's TensorProto for a signature input described by ``info``
-    (a TensorInfo). Its dtype, declared shape (rank, batch, size in memory) and the range
-    of integers stored wider than the dtype are checked before anything is built."""
+    (a TensorInfo). Its dtype, declared shape (rank, batch, size in memory), the number of
+    values it gives and the range of values stored wider than the dtype are checked before
+    anything is built.
+
+    As in TensorFlow, values may be fewer than the shape's elements: the last is repeated
+    (none at all: zeros, or empty strings); the repeated tensor is built by TensorFlow
+    (``tf.fill``), so a small request declaring a large shape costs no more than the
+    tensor itself, which ``limits`` bound. More values than elements, or ``tensor_content``
+    of another length than the elements', are INVALID_ARGUMENT."""
     if proto.dtype != info.dtype:
         raise invalid(f"input {name!r} must be {_dtype_name(info.dtype)}, got "
                       f"{_dtype_name(proto.dtype)}")
@@ -48,10 +69,50 @@ def tensor_from_proto(name: str, proto, info, limits: Limits) -> tf.Tensor:
         raise invalid(f"input {name!r} has an unknown rank: a request's tensor has a shape")
     dtype = tf.as_dtype(proto.dtype)
     numpy_dtype = np.dtype(object if dtype == tf.string else dtype.as_numpy_dtype)
-    limits.check_shape(name, [dim.size for dim in proto.tensor_shape.dim], numpy_dtype)
+    dims = [dim.size for dim in proto.tensor_shape.dim]
+    limits.check_shape(name, dims, numpy_dtype)
+    elements = math.prod(dims)
+    given = _values_given(name, proto, dtype, elements)
     check_int_values(name, proto.int_val, numpy_dtype)
+    if proto.dtype in (types_pb2.DT_HALF, types_pb2.DT_BFLOAT16):
+        check_half_values(name, proto.half_val, numpy_dtype)
+    if given == 0 and elements:
+        return tf.zeros(dims, dtype=dtype)
+    if given < elements:
+        values = tensor_pb2.TensorProto()
+        values.CopyFrom(proto)
+        values.tensor_shape.Clear()
+        values.tensor_shape.dim.add(size=given)
+        values = tf.constant(_ndarray(name, values), dtype=dtype)
+        return tf.reshape(tf.concat([values, tf.fill([elements - given], values[-1])], 0), dims)
+    return tf.constant(_ndarray(name, proto), dtype=dtype)
+
+
+def _values_given(name: str, proto, dtype: tf.DType, elements: int) -> int:
+    """How many elements' values the proto holds, at most ``elements``."""
+    if proto.tensor_content:
+        if dtype == tf.string:
+            raise invalid(f"input {name!r} is not a valid TensorProto: a string tensor's "
+                          f"values are in string_val, not tensor_content")
+        expected = elements * dtype.size
+        if len(proto.tensor_content) != expected:
+            raise invalid(f"input {name!r} is not a valid TensorProto: tensor_content of "
+                          f"{len(proto.tensor_content)} bytes for {elements} elements of "
+                          f"{dtype.name} ({expected} bytes)")
+        return elements
+    if proto.dtype not in _VALUE_FIELDS:
+        raise invalid(f"input {name!r}: {dtype.name} tensors are taken in tensor_content only")
+    field, per_element = _VALUE_FIELDS[proto.dtype]
+    count = len(getattr(proto, field))
+    if count % per_element or count // per_element > elements:
+        raise invalid(f"input {name!r} is not a valid TensorProto: {count} values in {field} "
+                      f"for {elements} elements of {dtype.name}")
+    return count // per_element
+
+
+def _ndarray(name: str, proto) -> np.ndarray:
     try:
-        return tf.constant(tf.make_ndarray(proto), dtype=dtype)
+        return tf.make_ndarray(proto)
     except (TypeError, ValueError) as error:
         raise invalid(f"input {name!r} is not a valid TensorProto: {error}") from None
 

@@ -19,7 +19,8 @@ from urllib.parse import unquote
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
-from . import json_convert, messages
+from . import json_convert, json_scan, messages
+from .limits import Limits
 from .status import ServingError, internal, invalid, not_found
 from .versions import Versions
 
@@ -33,7 +34,10 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 class RestServer(ThreadingHTTPServer):
     """Counts requests in flight, so that shutdown can wait for them and no more: idle
-    keep-alive connections (daemon threads) do not hold the process."""
+    keep-alive connections (daemon threads) do not hold the process. At most
+    ``limits.max_connections`` connections are served at once (a thread each); one more is
+    answered 503 and closed. A connection that sends nothing for ``limits.idle_timeout``
+    seconds is closed."""
 
     daemon_threads = True
 
@@ -44,6 +48,26 @@ class RestServer(ThreadingHTTPServer):
         self.versions = versions
         self._in_flight = 0
         self._idle = threading.Condition()
+        self._connections = threading.BoundedSemaphore(versions.limits.max_connections)
+
+    def process_request(self, request, client_address):
+        if self._connections.acquire(blocking=False):
+            super().process_request(request, client_address)
+            return
+        try:
+            request.settimeout(1.0)
+            request.sendall(_reply(503, {"error": (
+                f"the server has --max-connections {self.versions.limits.max_connections} "
+                f"connections open: try again later")}, close=True))
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
     def enter(self) -> None:
         with self._idle:
@@ -62,26 +86,43 @@ class RestServer(ThreadingHTTPServer):
         self.server_close()
 
 
+def _reply(status: int, reply: dict, close: bool = False) -> bytes:
+    """A whole HTTP/1.1 response with a JSON body, for when no handler is at hand."""
+    data = json.dumps(reply).encode("utf-8")
+    reason = BaseHTTPRequestHandler.responses.get(status, ("",))[0]
+    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n" + ("Connection: close\r\n" if close else "")
+            + "\r\n")
+    return head.encode("ascii") + data
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
-    # What the HTTP layer itself refuses (a request line over 64 KiB, too many headers) is
-    # answered in JSON as well.
-    error_message_format = '{"error": "%(message)s: %(explain)s"}'
-    error_content_type = "application/json"
-    timeout = 120  # an idle connection's thread ends after this
     server: RestServer
 
     def setup(self):
+        # The timeout of each read on the connection (StreamRequestHandler's ``timeout``):
+        # an idle keep-alive connection, or a client that stops sending, is closed.
+        self.timeout = self.server.versions.limits.idle_timeout
         super().setup()
         # Headers and body are two writes: without this, Nagle's algorithm holds the body
         # until the client's delayed ACK, some 40 ms per request on a kept-alive connection.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def do_GET(self):
-        self._answer("GET")
+    def __getattr__(self, name: str):
+        """``do_METHOD`` for every method: the ones the API does not take (PUT, DELETE,
+        HEAD, any token) are answered as TF Serving answers them, in JSON."""
+        if name.startswith("do_"):
+            return lambda: self._answer(self.command)
+        raise AttributeError(name)
 
-    def do_POST(self):
-        self._answer("POST")
+    def send_error(self, code, message=None, explain=None):
+        """What the HTTP layer itself refuses (a malformed request line, an HTTP version
+        it does not speak, a request line over 64 KiB, too many headers) in JSON too."""
+        short, long = self.responses.get(code, ("Error", ""))
+        self.close_connection = True
+        self.request_version = self.protocol_version  # a status line and headers, always
+        self._send(code, {"error": f"{message or short}: {explain or long}"})
 
     def log_message(self, format, *args):  # noqa: A002 - no access log; errors go to stderr
         pass
@@ -93,18 +134,27 @@ class _Handler(BaseHTTPRequestHandler):
                 status, reply = 200, self._route(method, self._body())
             except ServingError as error:
                 status, reply = error.http_status, {"error": error.message}
+            except TimeoutError:  # the client stopped sending its body
+                self.close_connection = True
+                return
             except Exception as error:  # a bug must not take the server down
                 traceback.print_exc(file=sys.stderr)
                 failure = internal(error)
                 status, reply = failure.http_status, {"error": failure.message}
-            data = json.dumps(reply).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._send(status, reply)
         finally:
             self.server.leave()
+
+    def _send(self, status: int, reply: dict) -> None:
+        data = json.dumps(reply).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":  # a HEAD response has the headers only
+            self.wfile.write(data)
 
     def _body(self) -> bytes:
         """Read whatever the route, so that the kept-alive connection stays in step; a
@@ -127,7 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         match = _ROUTE.fullmatch(path)
         action = match and match["action"]
-        if match is None or (method == "GET") != (action in (None, "/metadata")):
+        expected = "GET" if action in (None, "/metadata") else "POST"
+        if match is None or method != expected:
             raise not_found(f"Malformed request: {method} {path}")
         spec = model_pb2.ModelSpec(name=unquote(match["name"]),
                                    version_label=unquote(match["label"] or ""))
@@ -140,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         servable = messages.resolve(versions, spec)
         if action == "/metadata":
             return _metadata_json(messages.metadata_response(spec.name, servable))
-        request = _json_object(body)
+        request = _json_object(body, versions.limits)
         signature = servable.signature(_signature_name(request))
         if action == ":predict":
             inputs, row_format = json_convert.predict_inputs(
@@ -163,14 +214,16 @@ def _version(digits: str) -> int:
     return int(digits)
 
 
-def _json_object(body: bytes) -> dict:
+def _json_object(body: bytes, limits: Limits) -> dict:
     """The parsed body: UTF-8 JSON (RFC 8259) with NaN and Infinity, every string valid
-    Unicode (no lone surrogate)."""
+    Unicode (no lone surrogate). Its values and rows are counted against ``limits``
+    before it is parsed."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise invalid(f"JSON Parse error: the body is not UTF-8 text (byte {error.start}: "
                       f"{error.reason})") from None
+    _check_counts(body, limits)
     try:
         request = json.loads(text, parse_constant=json_convert.json_constant)
     except RecursionError:
@@ -183,6 +236,19 @@ def _json_object(body: bytes) -> dict:
         raise invalid("JSON Parse error: The surrogate pair in string is invalid: a string "
                       "holds half of a UTF-16 surrogate pair (\\uD800-\\uDFFF alone)")
     return request
+
+
+def _check_counts(body: bytes, limits: Limits) -> None:
+    """Rows and values over the limits, found without parsing. Each value takes a byte and
+    a separator, so a short body cannot be over them and is not counted."""
+    if (len(body) + 1) // 2 <= min(limits.max_batch_size, limits.max_values):
+        return
+    counts = json_scan.scan(body)
+    if counts is None:
+        return  # not JSON: the parser names the error
+    for what, rows in counts.rows:
+        limits.check_rows(rows, what)
+    limits.check_values(counts.values, "the request body")
 
 
 def _has_lone_surrogate(value) -> bool:
@@ -236,8 +302,13 @@ def _metadata_json(response) -> dict:
     return {"model_spec": model_spec, "metadata": {messages.SIGNATURE_DEF: _json(signatures)}}
 
 
-def start_rest(versions: Versions, host: str, port: int) -> tuple[RestServer, int]:
-    """The server, serving in a thread, and the port it listens on (0 picks a free one)."""
+def bind_rest(versions: Versions, host: str, port: int) -> tuple[RestServer, int]:
+    """The server, listening but not yet serving (``serve_rest``), and its port (0 picks
+    a free one). A port in use is an OSError."""
     server = RestServer((host, port), versions)
-    threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()
     return server, server.server_address[1]
+
+
+def serve_rest(server: RestServer) -> None:
+    """Serve, in a thread."""
+    threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()

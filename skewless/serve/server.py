@@ -7,9 +7,9 @@ import sys
 import threading
 
 from ..errors import SkewlessError
-from .grpc_service import start_grpc
-from .limits import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES, Limits
-from .rest import start_rest
+from .grpc_service import bind_grpc
+from .limits import Limits
+from .rest import bind_rest, serve_rest
 from .versions import Versions, holds_saved_model
 
 POLL_SECONDS = 1.0
@@ -22,19 +22,30 @@ def _log(message: str) -> None:
 
 
 def serve(base_dir: str, model_name: str, *, host: str = "127.0.0.1", port: int = 8500,
-          rest_port: int = 8501, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-          max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> int:
+          rest_port: int = 8501, limits: Limits = Limits()) -> int:
     """Serve the SavedModel versions under ``base_dir`` as ``model_name`` over gRPC and
     REST, following new versions, until SIGTERM or SIGINT; returns 0 after a clean
-    shutdown, in which requests in flight finish. A port in use is a SkewlessError."""
+    shutdown, in which requests in flight finish. A port in use is a SkewlessError, found
+    before any model is loaded."""
     _check_base_dir(base_dir)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        versions = _first_versions(model_name, base_dir,
-                                   Limits(max_batch_size, max_request_bytes))
-        grpc_server, rest_server = _start(versions, host, port, rest_port)
+        versions = Versions(model_name, base_dir, limits, log=_log)
+        (grpc_server, grpc_port), (rest_server, bound_rest_port) = _bind(
+            versions, host, port, rest_port)
+        try:
+            _load_first(versions, base_dir)
+        except BaseException:
+            grpc_server.stop(None)
+            rest_server.server_close()
+            raise
+        grpc_server.start()
+        serve_rest(rest_server)
+        shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+        _log(f"serving model {model_name!r}: gRPC on {shown}:{grpc_port}, REST on "
+             f"http://{shown}:{bound_rest_port}")
         while not stop.wait(POLL_SECONDS):
             versions.poll()
         _log("stopping: finishing requests in flight")
@@ -58,10 +69,9 @@ def _check_base_dir(base_dir: str) -> None:
                             f"folder that holds the numbered version folders ({parent})")
 
 
-def _first_versions(model_name: str, base_dir: str, limits: Limits) -> Versions:
-    """The versions with the newest loaded. Versions that all fail to load are an error at
-    start; none at all is not (TF Serving waits for one too)."""
-    versions = Versions(model_name, base_dir, limits, log=_log)
+def _load_first(versions: Versions, base_dir: str) -> None:
+    """Load the newest version. Versions that all fail to load are an error at start;
+    none at all is not (TF Serving waits for one too)."""
     versions.poll()
     states = versions.states()
     if states and all(error is not None for error in states.values()):
@@ -69,27 +79,25 @@ def _first_versions(model_name: str, base_dir: str, limits: Limits) -> Versions:
     if not states:
         _log(f"no version under {base_dir} yet: waiting for one (a numbered folder holding "
              f"a SavedModel)")
-    return versions
 
 
-def _start(versions: Versions, host: str, port: int, rest_port: int):
-    grpc_server, grpc_port = _listening(
-        "gRPC", host, port, lambda: start_grpc(versions, host, port, GRPC_WORKERS))
+def _bind(versions: Versions, host: str, port: int, rest_port: int):
+    """Both servers listening (not yet serving), before anything is loaded: a port in use
+    is found at once."""
+    grpc_bound = _listening(
+        "gRPC", host, port, lambda: bind_grpc(versions, host, port, GRPC_WORKERS))
     try:
-        rest_server, bound_rest_port = _listening(
-            "REST", host, rest_port, lambda: start_rest(versions, host, rest_port))
+        rest_bound = _listening("REST", host, rest_port,
+                                lambda: bind_rest(versions, host, rest_port))
     except SkewlessError:
-        grpc_server.stop(0)
+        grpc_bound[0].stop(None)
         raise
-    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
-    _log(f"serving model {versions.name!r}: gRPC on {shown}:{grpc_port}, REST on "
-         f"http://{shown}:{bound_rest_port}")
-    return grpc_server, rest_server
+    return grpc_bound, rest_bound
 
 
-def _listening(what: str, host: str, port: int, start):
+def _listening(what: str, host: str, port: int, bind):
     try:
-        return start()
+        return bind()
     except OSError as error:
         raise SkewlessError(f"cannot listen for {what} on {host}:{port}: "
                             f"{error.strerror or error}") from None

@@ -23,13 +23,13 @@ from tensorflow.python.eager import context
 from hypothesis import given, settings, strategies as st
 
 import skewless
-from skewless import ast, codegen, syntax
+from skewless import ast, syntax
 from skewless.testing import assert_same_transform, batches, edge_records, spec_sources
 from skewless.testing.specs import NAME_FORMS
 from skewless.testing.strategies import INT64_MAX, INT64_MIN
 
 from property_budget import BUDGET, count
-from skewless_test_helpers import import_module
+import skewless_test_helpers as helpers
 
 SMALLEST_NORMAL = 1.1754943508222875e-38  # float32
 SPECS = spec_sources(max_inputs=3, max_features=3)
@@ -44,19 +44,11 @@ pytestmark = pytest.mark.usefixtures("quiet_tensorflow")
 
 
 def compile_both(text: str, folder):
-    """``skewless.load`` of the spec and its generated module, imported."""
+    """``skewless.load`` of the spec, its generated module imported, and its graph."""
     number = next(_numbers)
-    spec = folder / f"spec{number}.feat"
-    spec.write_text(text, encoding="utf-8")
-    loaded = skewless.load(str(spec))
-    graph = skewless.check_source(text, spec.name)
-    generated = codegen.generate(graph, spec.name, module_name=f"module{number}")
-    module_path = folder / f"module{number}.py"
-    module_path.write_text(generated.source, encoding="utf-8")
-    for relative, data in generated.assets.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_bytes(data)
-    return loaded, import_module(module_path, f"load_vs_module_{number}"), graph
+    spec_file = f"spec{number}.feat"
+    loaded, module = helpers.compile_both(text, folder, f"module{number}", spec_file=spec_file)
+    return loaded, module, skewless.check_source(text, spec_file)
 
 
 def has_negative_zero(graph) -> bool:

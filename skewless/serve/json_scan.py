@@ -35,14 +35,14 @@ def check_counts(body: bytes, limits: Limits) -> None:
     A body that is not JSON, or not an object, passes: the parser names its error."""
     try:
         _Counter(body, limits).run()
-    except ijson.JSONError:
+    except (ijson.JSONError, UnicodeDecodeError):  # the latter: a key of half a surrogate pair
         if not any(constant in body for constant, _ in _CONSTANTS):
             return
         for constant, number in _CONSTANTS:
             body = body.replace(constant, number)
         try:
             _Counter(body, limits).run()
-        except ijson.JSONError:
+        except (ijson.JSONError, UnicodeDecodeError):  # the latter: a key of half a surrogate pair
             return
 
 
@@ -53,21 +53,17 @@ class _Counter:
         self.rows = {}  # (row key, input name or None) -> rows so far; the last key's only
         self.over = set()  # keys of self.rows over the limit
         self.looked_ahead = False
+        self.state = 0, None, None, None, -1  # depth, key, name, counted list, its depth
 
     def run(self) -> None:
         events = ijson.sendable_list()
-        parser = ijson.basic_parse_coro(events)
-        walk = self._walk()
-        next(walk)
+        parser = ijson.basic_parse_coro(events, use_float=True)  # builds no Decimal or int
         for end in range(_CHUNK, len(self.body) + _CHUNK, _CHUNK):
             parser.send(self.body[end - _CHUNK:end])
-            for event in events:
-                walk.send(event)
-            del events[:]
+            self._count(events)
             self._check(end)
         parser.close()
-        for event in events:
-            walk.send(event)
+        self._count(events)
         for (key, name), rows in self.rows.items():
             self.limits.check_rows(rows, _what(key, name))
         self.limits.check_values(self.values, "the request body")
@@ -87,44 +83,46 @@ class _Counter:
                     name is None or not _may_repeat(self.body, end, name)):
                 self.limits.check_rows(self.rows[key, name], _what(key, name), at_least=True)
 
-    def _walk(self):
-        """A generator sent the parser's events, counting as it goes."""
-        depth, key, name, counted = 0, None, None, None  # counted: the list's key, its depth
-        while True:
-            event, value = yield
+    def _count(self, events: list) -> None:
+        """Count the parser's ``events`` (and empty the list): one loop, as it runs per value."""
+        depth, key, name, counted, at = self.state  # counted: the list's key; at: its depth
+        rows, values, limit = self.rows, self.values, self.limits.max_batch_size
+        for event, value in events:
             if event == "map_key":
-                self.values += 1
+                values += 1
                 if depth == 1:
                     key = value
                 elif depth == 2:
                     name = value
                 continue
-            if event.startswith("end_"):
+            if event[0] == "e":  # end_map, end_array
                 depth -= 1
-                if counted is not None and depth < counted[1]:
-                    counted = None
+                if depth < at:
+                    counted, at = None, -1
                 continue
             if event in _SCALARS:
-                self.values += 1
-            if counted is not None and depth == counted[1]:
-                self.rows[counted[0]] += 1
-                if self.rows[counted[0]] > self.limits.max_batch_size:
-                    self.over.add(counted[0])
+                values += 1
+            if depth == at:
+                rows[counted] += 1
+                if rows[counted] > limit:
+                    self.over.add(counted)
             if depth == 1 and key in _ROW_KEYS:  # a value for a row key: the last one counts
-                for dropped in [found for found in self.rows if found[0] == key]:
-                    del self.rows[dropped]
+                for dropped in [found for found in rows if found[0] == key]:
+                    del rows[dropped]
                 if event == "start_array":
-                    counted = (key, None), 2
-                    self.rows[counted[0]] = 0
+                    counted, at = (key, None), 2
+                    rows[counted] = 0
             elif depth == 2 and key == "inputs" and name is not None:
-                self.rows.pop((key, name), None)
+                rows.pop((key, name), None)
                 if event == "start_array":
-                    counted = (key, name), 3
-                    self.rows[counted[0]] = 0
-            if event.startswith("start_"):
+                    counted, at = (key, name), 3
+                    rows[counted] = 0
+            if event == "start_array" or event == "start_map":
                 depth += 1
                 if depth == 2:
                     name = None
+        del events[:]
+        self.state, self.values = (depth, key, name, counted, at), values
 
 
 def _what(key: str, name: Optional[str]) -> str:

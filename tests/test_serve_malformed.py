@@ -241,7 +241,7 @@ def test_a_million_instances_are_refused_before_conversion(server):
     started = time.monotonic()
     status, reply = server.rest("POST", PREDICT, body)
     elapsed = time.monotonic() - started
-    assert status == 400 and "batch of 1000000 is larger" in reply["error"]
+    assert status == 400 and "batch of at least" in reply["error"]
     assert elapsed < 5, f"refused after {elapsed:.1f} s"  # conversion took about 50 s
     assert_still_serving(server)
 
@@ -255,39 +255,39 @@ MAX_VALUES = MAX_REQUEST_BYTES // 8
 LARGE_REST = {
     "a million instances": (
         PREDICT, compact({"signature_name": "double", "instances": [[1.0, 2.0]] * MILLION}),
-        "'instances': batch of 1000000 is larger"),
+        "'instances': batch of at least"),
     "one instance past the batch limit": (
         PREDICT, compact({"signature_name": "double", "instances": [[1, 1]] * (MAX_BATCH + 1)}),
-        f"'instances': batch of {MAX_BATCH + 1} is larger"),
+        f"'instances': batch of at least {MAX_BATCH + 1} is larger"),
     "one huge instance": (
         PREDICT, compact({"signature_name": "double", "instances": [[1.0] * (MAX_VALUES + 1)]}),
-        f"holds {MAX_VALUES + 4} values"),  # and 3 strings
+        "holds at least"),  # counted up to the first look past the limit
     "an instance of a million columns": (
         PREDICT, compact({"instances": [{f"c{i}": 1 for i in range(MILLION + 50_000)}]}),
-        f"holds {2 * (MILLION + 50_000) + 1} values"),
+        "holds at least"),
     "columnar inputs of a million rows": (
         PREDICT, compact({"inputs": {"distance": [1.0] * MILLION, "hour": [1] * MILLION,
                                      "carrier": ["AA"] * MILLION}}),
-        "input 'distance': batch of 1000000 is larger"),
+        "input 'distance': batch of at least"),
     "a columnar input, the last one, past the batch limit": (
         PREDICT, compact({"inputs": {"distance": [1.0], "hour": [1],
                                      "carrier": ["AA"] * (MAX_BATCH + 1)}}),
-        f"input 'carrier': batch of {MAX_BATCH + 1} is larger"),
+        f"input 'carrier': batch of at least {MAX_BATCH + 1} is larger"),
     "columnar single input of a million rows": (
         PREDICT, compact({"signature_name": "double", "inputs": [[1, 1]] * MILLION}),
-        "'inputs': batch of 1000000 is larger"),
+        "'inputs': batch of at least"),
     "a million examples": (
         REGRESS, compact({"signature_name": "regress", "examples": [{"hour": 1}] * MILLION}),
-        "'examples': batch of 1000000 is larger"),
+        "'examples': batch of at least"),
     "a repeated key, the last one past the limit": (
         PREDICT, '{"instances": [[1, 1]], "signature_name": "double", "instances": '
-        + compact([[1, 1]] * MILLION) + "}", "'instances': batch of 1000000"),
+        + compact([[1, 1]] * MILLION) + "}", "'instances': batch of at least"),
     "a key written with escapes": (
         PREDICT, '{"signature_name": "double", "\\u0069nstances": '
-        + compact([[1, 1]] * MILLION) + "}", "'instances': batch of 1000000"),
+        + compact([[1, 1]] * MILLION) + "}", "'instances': batch of at least"),
     "instances among strings that hold brackets, commas and escaped quotes": (
         PREDICT, compact({"signature_name": "echo", "instances": ['a\\",[]{}:'] * MILLION}),
-        "'instances': batch of 1000000"),
+        "'instances': batch of at least"),
 }
 
 

@@ -41,15 +41,17 @@ class Limits:
     def max_values(self) -> int:
         return self.max_request_bytes // _VALUE_BYTES
 
-    def check_values(self, count: int, what: str) -> None:
+    def check_values(self, count: int, what: str, at_least: bool = False) -> None:
+        """``at_least``: ``count`` is as far as the values were counted."""
         if count > self.max_values:
-            raise invalid(f"{what} holds {count} values (strings, keys and numbers), more than "
+            raise invalid(f"{what} holds {'at least ' * at_least}{count} values (strings, keys and numbers), more than "
                           f"the server's --max-request-bytes / {_VALUE_BYTES} = "
                           f"{self.max_values}: split the request")
 
-    def check_rows(self, rows: int, what: str) -> None:
+    def check_rows(self, rows: int, what: str, at_least: bool = False) -> None:
+        """``at_least``: ``rows`` is as far as the rows were counted."""
         if rows > self.max_batch_size:
-            raise invalid(f"{what}: batch of {rows} is larger than the server's "
+            raise invalid(f"{what}: batch of {'at least ' * at_least}{rows} is larger than the server's "
                           f"--max-batch-size {self.max_batch_size}: split the request")
 
     def check_body(self, size: int, what: str) -> None:

@@ -239,16 +239,10 @@ def _json_object(body: bytes, limits: Limits) -> dict:
 
 
 def _check_counts(body: bytes, limits: Limits) -> None:
-    """Rows and values over the limits, found without parsing. Each value takes a byte and
+    """Rows and values over the limits, found before parsing. Each value takes a byte and
     a separator, so a short body cannot be over them and is not counted."""
-    if (len(body) + 1) // 2 <= min(limits.max_batch_size, limits.max_values):
-        return
-    counts = json_scan.scan(body)
-    if counts is None:
-        return  # not JSON: the parser names the error
-    for what, rows in counts.rows:
-        limits.check_rows(rows, what)
-    limits.check_values(counts.values, "the request body")
+    if (len(body) + 1) // 2 > min(limits.max_batch_size, limits.max_values):
+        json_scan.check_counts(body, limits)
 
 
 def _has_lone_surrogate(value) -> bool:

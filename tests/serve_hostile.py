@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
 import tensorflow as tf
 from serve_models import METHODS, FlightsModel
 from tensorflow.core.framework import tensor_pb2
@@ -80,3 +81,18 @@ def predict_of(signature, **inputs):
     for name, proto in inputs.items():
         request.inputs[name].CopyFrom(proto)
     return request
+
+
+# Fixtures: the hostile model, and a server of it, once per test module that imports them.
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostile") / MODEL
+    write_hostile_model(base)
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    running = hostile_server(model_dir)
+    yield running
+    running.stop()

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serve_hostile import (CLASSIFY, MAX_BATCH, MAX_REQUEST_BYTES, PREDICT, REGRESS,
-                           hostile_server, predict_of, tensor, write_hostile_model)
+from serve_hostile import (  # noqa: F401 (model_dir and server are fixtures)
+    CLASSIFY, MAX_BATCH, MAX_REQUEST_BYTES, PREDICT, REGRESS, model_dir, predict_of, server, tensor)
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from test_serve import MODEL, assert_still_serving, classification_request, predict_request, \
     rest_call
@@ -29,20 +29,6 @@ from skewless.serve.rest import bind_rest, serve_rest
 from skewless.serve.versions import Versions
 
 Code = grpc.StatusCode
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hostile") / MODEL
-    write_hostile_model(base)
-    return base
-
-
-@pytest.fixture(scope="module")
-def server(model_dir):
-    running = hostile_server(model_dir)
-    yield running
-    running.stop()
 
 
 def raw_http(port, head: bytes, body: bytes = b""):

@@ -8,26 +8,12 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from serve_hostile import (MAX_REQUEST_BYTES, NUMERIC, PREDICT, hostile_server, predict_of,
-                           tensor, write_hostile_model)
+from serve_hostile import (MAX_REQUEST_BYTES, NUMERIC, PREDICT, model_dir,  # noqa: F401
+                           predict_of, server, tensor)  # model_dir and server are fixtures
 from tensorflow.core.framework import types_pb2
-from test_serve import MODEL, assert_still_serving
+from test_serve import assert_still_serving
 
 Code = grpc.StatusCode
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hostile") / MODEL
-    write_hostile_model(base)
-    return base
-
-
-@pytest.fixture(scope="module")
-def server(model_dir):
-    running = hostile_server(model_dir)
-    yield running
-    running.stop()
 
 
 FIELDS = {tf.float16: "half_val", tf.bfloat16: "half_val", tf.float32: "float_val",

@@ -176,9 +176,9 @@ def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
     unless ``parallel`` is False."""
     parse = parse or (lambda records, names: (records, names))
 
-    def step(state, batch):
+    def step(offset, batch):
+        # offset: the bytes of the file's records read so far, framing included
         records, first, (path, compression, expected, modulus) = batch
-        index, offset = state
         end = tf.equal(first, END)
         whole = ~end | (expected == UNCHECKED) | tf.equal(offset % modulus, expected)
         message = tf.cond(whole, lambda: tf.constant(""), lambda: tf.numpy_function(
@@ -187,10 +187,8 @@ def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
             end = tf.identity(end)
         count = tf.size(records, out_type=tf.int64)
         size = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64))
-        zero = tf.zeros([], tf.int64)
-        state = (tf.where(end, zero, index + count),
-                 tf.where(end, zero, offset + size + _RECORD_FRAMING * count))
-        return state, (records, first, path)
+        offset = tf.where(end, tf.zeros([], tf.int64), offset + size + _RECORD_FRAMING * count)
+        return offset, (records, first, path)
 
     def named(records, first, path):
         count = tf.size(records, out_type=tf.int64)
@@ -198,9 +196,8 @@ def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
                                 separator=": record ")
         return parse(records, names)
 
-    zero = tf.zeros([], tf.int64)
     return (sources.flat_map(_file_batches(batch_size))
-            .scan((zero, zero), tf.autograph.experimental.do_not_convert(step))
+            .scan(tf.zeros([], tf.int64), tf.autograph.experimental.do_not_convert(step))
             .filter(lambda records, first, path: tf.not_equal(first, END))
             .map(tf.autograph.experimental.do_not_convert(named),
                  **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}

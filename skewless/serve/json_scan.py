@@ -39,14 +39,10 @@ def check_counts(body: bytes, limits: Limits) -> None:
     try:
         _Counter(body, limits).run()
     except (ijson.JSONError, UnicodeDecodeError):  # the latter: a key of half a surrogate pair
-        if not any(constant in body for constant, _ in _CONSTANTS):
-            return
-        for constant, number in _CONSTANTS:
-            body = body.replace(constant, number)
-        try:
-            _Counter(body, limits).run()
-        except (ijson.JSONError, UnicodeDecodeError):  # the latter: a key of half a surrogate pair
-            return
+        if any(constant in body for constant, _ in _CONSTANTS):
+            for constant, number in _CONSTANTS:
+                body = body.replace(constant, number)
+            check_counts(body, limits)  # once more at most: the constants are gone
 
 
 class _Counter:

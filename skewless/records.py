@@ -210,10 +210,15 @@ def _damage(path: bytes, compression: bytes) -> bytes:
     path = np.asarray(path).item().decode("utf-8", "surrogateescape")
     compression = np.asarray(compression).item().decode()
     index = offset = 0
+    # TensorFlow's one reader that stops at the damaged record and says so; it is kept in
+    # TF 2 as compat.v1, and its deprecation notice would bury the message.
+    from tensorflow.python.util import deprecation
+
     try:
         options = tf.io.TFRecordOptions(compression_type=compression)
-        for record in tf.compat.v1.io.tf_record_iterator(path, options):
-            index, offset = index + 1, offset + len(record) + _RECORD_FRAMING
+        with deprecation.silence():
+            for record in tf.compat.v1.io.tf_record_iterator(path, options):
+                index, offset = index + 1, offset + len(record) + _RECORD_FRAMING
     except (OSError, tf.errors.OpError):
         pass
     where = f" of the {compression} data" if compression else ""

@@ -197,6 +197,12 @@ BAD_HEADERS = {
                                              "--max-request-bytes"),
     "chunked body": (post_head(b"0", extra=b"Transfer-Encoding: chunked\r\n"),
                      "Transfer-Encoding"),
+    "two different Content-Lengths": (post_head(b"2", extra=b"Content-Length: 5\r\n"),
+                                      "given 2 times"),
+    "the same Content-Length twice": (post_head(b"0", extra=b"Content-Length: 0\r\n"),
+                                      "given 2 times"),
+    "three Content-Lengths": (post_head(b"0", extra=b"Content-Length: 0\r\n" * 2),
+                              "given 3 times"),
 }
 
 

@@ -157,7 +157,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             raise invalid("Transfer-Encoding is not supported: send a Content-Length")
-        length = (self.headers.get("Content-Length") or "0").strip()
+        lengths = self.headers.get_all("Content-Length") or ["0"]
+        if len(lengths) > 1:  # a proxy in front might take the other one (RFC 9112, 6.3)
+            self.close_connection = True
+            raise invalid(f"Content-Length is given {len(lengths)} times: give it once")
+        length = lengths[0].strip()
         if not _CONTENT_LENGTH.fullmatch(length):
             self.close_connection = True
             raise invalid(f"Content-Length {json_convert.shown(length)} is not a number")

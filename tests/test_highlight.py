@@ -5,7 +5,6 @@ hand-written tokens; any text at all comes back whole from the tokens. Finding t
 through its entry point is tested on an installed wheel, in tests/test_install.py."""
 from __future__ import annotations
 
-import pathlib
 import subprocess
 import sys
 
@@ -18,12 +17,7 @@ from skewless.highlight import FUNCTIONS, FeatLexer
 from skewless.syntax import _parser
 from skewless.testing import spec_sources
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-# The repository's specs that parse: the examples, the benchmarks' and the golden error files
-# but those with syntax errors (which are allowed to hold text the language has no token for).
-SPECS = sorted([*REPO.glob("examples/**/*.feat"), *REPO.glob("benchmarks/**/*.feat"),
-                *(p for p in REPO.glob("tests/golden/errors/*.feat")
-                  if not p.name.startswith("syntax_"))])
+from spec_files import REPO, SPECS, spec_id
 
 
 def _tokens(text: str) -> list:
@@ -64,7 +58,7 @@ def _agrees_with_the_language(text: str) -> None:
         assert kind in _KINDS.get(token.type, _SYMBOLS_AND_KEYWORDS), (value, token.type)
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", SPECS, ids=spec_id)
 def test_every_spec_of_the_repository_lexes_as_the_language_does(path):
     text = path.read_text(encoding="utf-8")
     _agrees_with_the_language(text)

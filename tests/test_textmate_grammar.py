@@ -10,8 +10,10 @@ import json
 import logging
 import re
 
+import onigurumacffi
 import pytest
 from hypothesis import given, settings
+from textmate_grammar.parsers import base as textmate
 
 from skewless.highlight import FUNCTIONS
 from skewless.syntax import FLOAT_NAMES, KEYWORDS, STATEMENT_STARTS, _parser
@@ -20,9 +22,6 @@ from skewless.types import DTYPES
 
 from spec_files import REPO, SPECS, spec_id
 
-textmate = pytest.importorskip("textmate_grammar.parsers.base",
-                               reason="textmate-grammar-python (the test extra) is not installed")
-onigurumacffi = pytest.importorskip("onigurumacffi")
 logging.getLogger("textmate_grammar").setLevel(logging.ERROR)  # it logs each skipped space
 
 EXTENSION = REPO / "editors" / "vscode"

@@ -96,3 +96,42 @@ def test_the_installed_package_works_outside_the_repository(wheel, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
     assert str(REPO) not in result.stdout
+
+
+def test_pygments_finds_the_feat_lexer_of_the_installed_package(wheel, tmp_path):
+    """The ``pygments.lexers`` entry point, read by Pygments' own plugin discovery from the
+    installed wheel's metadata: by name, by file name and from ``pygmentize`` (``python -m
+    pygments``), with and without ``-l feat``."""
+    entry_points = zipfile.ZipFile(wheel).read(next(
+        n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("entry_points.txt"))).decode()
+    assert "[pygments.lexers]\nfeat = skewless.highlight:FeatLexer" in entry_points
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                    "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, text=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "s.feat").write_text('input x: int64  # a\nfeature y = log1p(x)\n', encoding="utf-8")
+    script = textwrap.dedent(f"""
+        import pathlib
+        from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+        lexer = get_lexer_by_name("feat")
+        assert type(lexer).__module__ == "skewless.highlight", type(lexer)
+        module = __import__("skewless.highlight").highlight
+        assert pathlib.Path(module.__file__).is_relative_to({str(target)!r}), module.__file__
+        assert type(get_lexer_for_filename("flights.feat")) is type(lexer)
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(target))
+    found = subprocess.run([sys.executable, "-c", script], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert found.returncode == 0, found.stderr[-3000:]
+    assert found.stdout.strip() == "ok"
+    for options in (["-l", "feat"], []):
+        shown = subprocess.run([sys.executable, "-m", "pygments", *options, "-f", "raw", "s.feat"],
+                               cwd=work, env=env, capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 0, shown.stderr[-3000:]
+        lines = shown.stdout.splitlines()
+        for line in ("Token.Keyword.Declaration\t'input'", "Token.Keyword.Type\t'int64'",
+                     "Token.Comment.Single\t'# a'", "Token.Name.Builtin\t'log1p'"):
+            assert line in lines, shown.stdout

@@ -6,7 +6,7 @@ each dtype holds, checked the same way for REST and gRPC.
 |---|---|---|
 | ``max_batch_size`` | 1024 | rows of a request: REST instances, examples, the first dimension of each input |
 | ``max_request_bytes`` | 64 MiB | a REST body, a gRPC message, and one decoded input tensor |
-| ``max_values`` | ``max_request_bytes`` / 8 | values of a REST body (strings, keys included, and other scalars), counted before it is parsed |
+| ``max_values`` | ``max_request_bytes`` / 8 | values of a REST body (strings, keys included, other scalars, and every list and object, empty ones included: each is a Python object once parsed), counted before it is parsed |
 | ``idle_timeout`` | 30 s | how long a connection may send nothing (REST: each read; gRPC: between calls) |
 | ``max_connections`` | 256 | REST connections open at once; gRPC calls in progress at once |
 | ``MAX_RANK`` | 64 | dimensions of an input tensor (numpy's limit, through which request values pass; TensorFlow's is 254) |
@@ -44,9 +44,10 @@ class Limits:
     def check_values(self, count: int, what: str, at_least: bool = False) -> None:
         """``at_least``: ``count`` is as far as the values were counted."""
         if count > self.max_values:
-            raise invalid(f"{what} holds {'at least ' * at_least}{count} values (strings, keys and numbers), more than "
-                          f"the server's --max-request-bytes / {_VALUE_BYTES} = "
-                          f"{self.max_values}: split the request")
+            raise invalid(f"{what} holds {'at least ' * at_least}{count} values (strings, "
+                          f"keys, numbers, lists and objects), more than the server's "
+                          f"--max-request-bytes / {_VALUE_BYTES} = {self.max_values}: "
+                          f"split the request")
 
     def check_rows(self, rows: int, what: str, at_least: bool = False) -> None:
         """``at_least``: ``rows`` is as far as the rows were counted."""

@@ -215,8 +215,8 @@ def _version(digits: str) -> int:
 
 def _json_object(body: bytes, limits: Limits) -> dict:
     """The parsed body: UTF-8 JSON (RFC 8259) with NaN and Infinity, every string valid
-    Unicode (no lone surrogate). Its values and rows are counted against ``limits``
-    before it is parsed."""
+    Unicode (no lone surrogate), no key given twice in an object. Its values and rows are
+    counted against ``limits`` before it is parsed."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -224,9 +224,12 @@ def _json_object(body: bytes, limits: Limits) -> dict:
                       f"{error.reason})") from None
     _check_counts(body, limits)
     try:
-        request = json.loads(text, parse_constant=json_convert.json_constant)
+        request = json.loads(text, parse_constant=json_convert.json_constant,
+                             object_pairs_hook=_unique_keys)
     except RecursionError:
         raise invalid("JSON Parse error: the body is nested too deeply") from None
+    except _RepeatedKey:
+        raise invalid(_repeated_key(text)) from None
     except ValueError as error:
         raise invalid(f"JSON Parse error: {error}") from None
     if not isinstance(request, dict):
@@ -242,6 +245,58 @@ def _check_counts(body: bytes, limits: Limits) -> None:
     a separator, so a short body cannot be over them and is not counted."""
     if (len(body) + 1) // 2 > min(limits.max_batch_size, limits.max_values):
         json_scan.check_counts(body, limits)
+
+
+class _RepeatedKey(Exception):
+    """A key given twice in one object, which TF Serving's parser (rapidjson, ``FindMember``)
+    would read as its first value and ``json.loads`` as its last: refused rather than read
+    either way."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``json.loads``'s ``object_pairs_hook``: the object, unless a key is given twice."""
+    built = dict(pairs)
+    if len(built) < len(pairs):
+        raise _RepeatedKey
+    return built
+
+
+def _repeated_key(text: str) -> str:
+    """The error for ``text``, JSON holding a key given twice: the key and the path to its
+    object, found by parsing again with each object giving back ``(path, key)`` of a
+    repeated key it holds (inner objects are built first), or None."""
+    def located(pairs: list):
+        seen = set()
+        for key, value in pairs:
+            if key in seen:
+                return "", key
+            seen.add(key)
+            found = _in_lists(value)
+            if found:
+                return f".{key}{found[0]}", found[1]
+        return None
+
+    try:
+        path, key = _in_lists(json.loads(text, parse_constant=json_convert.json_constant,
+                                         object_pairs_hook=located))
+    except RecursionError:
+        return "a key is given twice in one object: give each key once"
+    where = f"the object at {path.removeprefix('.')}" if path else "the top-level object"
+    return f"the key {json_convert.shown(key)} is given twice in {where}: give each key once"
+
+
+def _in_lists(value):
+    """The ``(path, key)`` tuple in ``value`` or in its nested lists, its path prefixed with
+    the indices leading to it; None if there is none. Walked without recursion."""
+    pending = [(value, "")]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, tuple):
+            return path + item[0], item[1]
+        if isinstance(item, list):
+            pending.extend((inner, f"{path}[{index}]")
+                           for index, inner in reversed(list(enumerate(item))))
+    return None
 
 
 def _has_lone_surrogate(value) -> bool:

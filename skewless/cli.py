@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="largest REST body or gRPC message, and largest input tensor "
                             "a request may declare, in bytes (default 64 MiB; at most "
                             "2 GiB - 1, gRPC's limit); a REST body may hold a value "
-                            "(number or string) per 8 of these bytes")
+                            "(number, string, list or object) per 8 of these bytes")
     serve.add_argument("--idle-timeout", type=_positive_seconds,
                        help="seconds a connection may send nothing before it is closed: "
                             "each read of a REST request, a gRPC connection between calls "

@@ -345,6 +345,56 @@ def test_large_requests_are_refused_before_they_are_parsed(in_process, parses, c
     assert len(parses) == 1  # the parser is watched
 
 
+FEW_STRINGS = ["one huge instance", "values past the limit in a body holding NaN and Infinity",
+               "2 Mi empty lists under another key", "2 Mi empty objects under another key",
+               "empty lists nested 2 Mi deep", "lists of an empty object nested 1 Mi deep"]
+
+
+@pytest.mark.parametrize("case", FEW_STRINGS)
+def test_a_body_of_few_strings_over_the_values_limit_is_refused_before_its_events_are_counted(
+        in_process, monkeypatch, case):
+    counted = []
+
+    class Watched(json_scan._Counter):
+        def run(self):
+            counted.append(len(self.body))
+            super().run()
+
+    monkeypatch.setattr(json_scan, "_Counter", Watched)
+    path, body, _ = LARGE_REST[case]
+    status, reply = rest_call(in_process, "POST", path, body)
+    assert status == 400 and "holds at least" in reply["error"], reply
+    assert counted == []
+    assert rest_call(in_process, "POST", PREDICT, compact(
+        {"signature_name": "double", "instances": [[1, 1]] * MAX_BATCH + [[1, 2]] * 4000}
+    ))[0] == 400 and len(counted) == 1  # the counter is watched
+
+
+def exact_values(value) -> int:
+    """The values of a parsed JSON value, counted by hand: itself, and each key and value
+    it holds."""
+    if isinstance(value, dict):
+        return 1 + sum(1 + exact_values(inner) for inner in value.values())
+    if isinstance(value, list):
+        return 1 + sum(exact_values(inner) for inner in value)
+    return 1
+
+
+TRICKY = st.text(alphabet=st.sampled_from(list(',:"\\[]{} a\u00e9\U0001f600')), max_size=6)
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TRICKY,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY, inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ANY_JSON, separators=st.sampled_from([(",", ":"), (", ", ": ")]),
+       ascii_only=st.booleans())
+def test_the_lower_bound_of_values_is_never_over_the_count(value, separators, ascii_only):
+    body = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
+    assert json_scan.values_at_least(body, Limits()) <= exact_values(value)
+
+
 @pytest.mark.parametrize("body,expected", [
     # lists past the limit inside an instance, in a string, or under another key
     (compact({"signature_name": "echo", "instances": ["[" + "1," * MILLION + "]"]}),

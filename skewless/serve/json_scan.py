@@ -8,7 +8,7 @@ with the body: a body of 10^6 instances (12 MB) is refused after reading at most
 its first 1,024 rows: 0.03 s, against 2-3 s for ``json.loads`` (measured once on a shared
 2-core machine). Each event costs about 1 us, so a body refused on its values (8 Mi by
 default) would take some 3-8 s; one holding few strings is refused first on a lower bound of
-its values found by C loops (``re``, ``bytes.count``): 0.1 s for 8 Mi numbers (16 MiB).
+its values found by C loops (``re``, ``bytes.count``): 0.2 s for 8 Mi numbers (16 MiB).
 
 A key given twice in an object is an error of the parser (``rest``), so the first list of
 rows over the limit is refused at once, whatever follows it: no later key can replace it.

@@ -110,11 +110,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="largest REST body or gRPC message, and largest input tensor "
                             "a request may declare, in bytes (default 64 MiB; at most "
                             "2 GiB - 1, gRPC's limit); a REST body may hold a value "
-                            "(number or string) per 8 of these bytes")
+                            "(number, string, list or object) per 8 of these bytes")
     serve.add_argument("--idle-timeout", type=_positive_seconds,
                        help="seconds a connection may send nothing before it is closed: "
                             "each read of a REST request, a gRPC connection between calls "
                             "(default 30)")
+    serve.add_argument("--read-timeout", type=_positive_seconds,
+                       help="seconds a REST client may take to send one request whole "
+                            "(request line, headers and body), from its first byte; one "
+                            "later is answered 408 and its connection closed (default 60)")
     serve.add_argument("--max-connections", type=_POSITIVE,
                        help="REST connections served at once (one more is answered 503), "
                             "and gRPC calls in progress at once (one more is "
@@ -268,7 +272,8 @@ def _serve(args) -> int:
     from .serve.limits import Limits
 
     limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes",
-                                                     "idle_timeout", "max_connections")
+                                                     "idle_timeout", "read_timeout",
+                                                     "max_connections")
               if getattr(args, name) is not None}  # the server's defaults otherwise
     return serve(args.export_dir_base, args.model_name, host=args.host, port=args.port,
                  rest_port=args.rest_port, limits=Limits(**limits))

@@ -29,6 +29,14 @@ REFUSED = {
     "serve: request bytes 0": (SERVE + ["--max-request-bytes", "0"], "--max-request-bytes"),
     "serve: request bytes past gRPC's 2 GiB": (SERVE + ["--max-request-bytes", str(2**31)],
                                                "--max-request-bytes"),
+    "serve: idle timeout 0": (SERVE + ["--idle-timeout", "0"], "--idle-timeout"),
+    "serve: read timeout 0": (SERVE + ["--read-timeout", "0"], "--read-timeout"),
+    "serve: negative read timeout": (SERVE + ["--read-timeout", "-1"], "--read-timeout"),
+    "serve: read timeout NaN": (SERVE + ["--read-timeout", "nan"], "--read-timeout"),
+    "serve: read timeout infinite": (SERVE + ["--read-timeout", "inf"], "--read-timeout"),
+    "serve: read timeout of a million seconds": (SERVE + ["--read-timeout", "1e6"],
+                                                 "--read-timeout"),
+    "serve: read timeout not a number": (SERVE + ["--read-timeout", "soon"], "--read-timeout"),
 }
 
 
@@ -53,6 +61,9 @@ ACCEPTED = {
     "serve: the largest request": (SERVE + ["--max-request-bytes", str(2**31 - 1)],
                                    {"max_request_bytes": 2**31 - 1}),
     "serve: batch size 1": (SERVE + ["--max-batch-size", "1"], {"max_batch_size": 1}),
+    "serve: timeouts under a second": (SERVE + ["--idle-timeout", "0.5", "--read-timeout",
+                                                "0.25"], {"idle_timeout": 0.5,
+                                                          "read_timeout": 0.25}),
 }
 
 

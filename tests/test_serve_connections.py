@@ -1,8 +1,10 @@
 """skewless serve against idle and slow clients, and a port in use: a REST connection that
-sends nothing for --idle-timeout is closed, at most --max-connections are served at once
-(one more is answered 503 in JSON) and good requests are answered while idle ones are open;
-a gRPC connection without calls is closed after the same timeout; a port in use is an error
-found before any model is loaded."""
+sends nothing for --idle-timeout is closed, a request not received whole within
+--read-timeout is answered 408, a body over --max-request-bytes is answered 400 and the
+client receives that answer, at most --max-connections are served at once (one more is
+answered 503 in JSON) and good requests are answered while idle ones are open; a gRPC
+connection without calls is closed after the idle timeout; a port in use is an error found
+before any model is loaded."""
 from __future__ import annotations
 
 import json
@@ -12,14 +14,20 @@ import sys
 import threading
 import time
 
+import urllib.error
+import urllib.request
+
 import grpc
 import pytest
+import requests
 from serve_models import write_flights_version
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
-from test_serve import MODEL, Server, assert_still_serving
+from test_serve import MODEL, Server, assert_still_serving, rest_call
 
 IDLE_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
 MAX_CONNECTIONS = 4
+MAX_REQUEST_BYTES = 64 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +35,9 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("connections") / MODEL
     write_flights_version(str(base), 1)
     running = Server(base, "--idle-timeout", str(IDLE_TIMEOUT),
-                     "--max-connections", str(MAX_CONNECTIONS))
+                     "--read-timeout", str(READ_TIMEOUT),
+                     "--max-connections", str(MAX_CONNECTIONS),
+                     "--max-request-bytes", str(MAX_REQUEST_BYTES))
     yield running
     running.stop()
 
@@ -93,6 +103,116 @@ def test_a_kept_alive_connection_is_closed_after_the_idle_timeout(server):
         started = time.monotonic()
         assert read_all(connection) == b""
         assert time.monotonic() - started >= IDLE_TIMEOUT * 0.9
+
+
+# ---- a request sent too slowly --------------------------------------------------------------
+
+HEAD_END = GOOD.index(b"\r\n\r\n") + 4
+DRIPPED = {  # what a client sends at once, before it sends the rest a byte at a time
+    "the request line": b"",
+    "the headers": GOOD[:GOOD.index(b"\r\n") + 2],
+    "the body": GOOD[:HEAD_END],
+    "the body, on a kept-alive connection after a request": GOOD + GOOD[:HEAD_END],
+}
+DRIP_SECONDS = 0.4  # between two bytes: well within the idle timeout
+
+
+def drip(connection: socket.socket, data: bytes, stop: threading.Event) -> None:
+    """Send ``data`` a byte at a time until it is all sent, ``stop`` is set or the
+    connection fails."""
+    for byte in data:
+        if stop.wait(DRIP_SECONDS):
+            return
+        try:
+            connection.sendall(bytes([byte]))
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("case", list(DRIPPED))
+def test_a_request_dripped_past_the_read_timeout_is_answered_408(server, case):
+    sent = DRIPPED[case]
+    stop = threading.Event()
+    with connected(server.rest_port) as connection:
+        connection.sendall(sent)
+        if sent.startswith(GOOD):
+            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        dripping = threading.Thread(target=drip, args=(connection, GOOD[len(sent) % len(GOOD):]
+                                                       * 2, stop))
+        dripping.start()
+        try:
+            reply = read_all(connection)  # answered, then closed
+        finally:
+            stop.set()
+            dripping.join()
+        elapsed = time.monotonic() - started
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in head, reply
+    assert json.loads(body) == {"error": f"Request Timeout: the request was not received "
+                                         f"whole within the server's --read-timeout of "
+                                         f"{READ_TIMEOUT:g} s"}
+    # from the request's first byte, sent one drip after ``started`` (or before it)
+    assert READ_TIMEOUT - 0.5 <= elapsed < READ_TIMEOUT + DRIP_SECONDS + 5, elapsed
+    assert_still_serving(server)
+
+
+def test_the_read_timeout_applies_to_each_request_not_to_the_connection(server):
+    """Requests sent slowly, each within the read timeout, on a connection kept open for
+    several times the read timeout, are all answered."""
+    started = time.monotonic()
+    with connected(server.rest_port) as connection:
+        for _ in range(4):
+            for piece in (GOOD[:20], GOOD[20:HEAD_END], GOOD[HEAD_END:]):
+                connection.sendall(piece)
+                time.sleep(READ_TIMEOUT / 5)  # 3 pauses: within the read timeout
+            head, body = response(connection)
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            time.sleep(IDLE_TIMEOUT / 2)  # idle, within the idle timeout
+    assert time.monotonic() - started > 2 * READ_TIMEOUT
+
+
+# ---- a body over the limit ---------------------------------------------------------------------
+
+def by_http_client(port: int, body: bytes) -> tuple[int, dict]:
+    return rest_call(port, "POST", f"/v1/models/{MODEL}:predict", body)
+
+
+def by_urllib(port: int, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models/{MODEL}:predict",
+                                     data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def by_requests(port: int, body: bytes) -> tuple[int, dict]:
+    answer = requests.post(f"http://127.0.0.1:{port}/v1/models/{MODEL}:predict", data=body,
+                           timeout=30)
+    return answer.status_code, answer.json()
+
+
+CLIENTS = {"http.client": by_http_client, "urllib": by_urllib, "requests": by_requests}
+OVER = {  # bodies over the limit: by one byte, and by more than the sockets' buffers hold
+    "one byte over": MAX_REQUEST_BYTES + 1,
+    "16 times the limit (1 MiB)": 16 * MAX_REQUEST_BYTES,
+    "128 times the limit (8 MiB)": 128 * MAX_REQUEST_BYTES,
+}
+
+
+@pytest.mark.parametrize("size", list(OVER))
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_a_client_sending_a_body_over_the_limit_receives_the_400(server, client, size):
+    length = OVER[size]
+    start, end = b'{"signature_name": "double", "instances": [[1, 1]], "padding": "', b'"}'
+    body = start + b"x" * (length - len(start) - len(end)) + end  # valid JSON
+    status, reply = CLIENTS[client](server.rest_port, body)
+    assert (status, reply) == (400, {"error": f"request body of {length} bytes is larger "
+                                              f"than the server's --max-request-bytes "
+                                              f"{MAX_REQUEST_BYTES}"})
+    assert_still_serving(server)
 
 
 def test_requests_are_answered_while_idle_connections_are_open(server):

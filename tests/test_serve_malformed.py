@@ -23,9 +23,10 @@ from tensorflow.core.framework import tensor_pb2, types_pb2
 from test_serve import MODEL, assert_still_serving, classification_request, predict_request, \
     rest_call
 
-from skewless.serve import rest
+from skewless.serve import json_scan, rest
 from skewless.serve.limits import Limits
 from skewless.serve.rest import bind_rest, serve_rest
+from skewless.serve.status import ServingError
 from skewless.serve.versions import Versions
 
 Code = grpc.StatusCode
@@ -274,12 +275,34 @@ LARGE_REST = {
     "a repeated key, the last one past the limit": (
         PREDICT, '{"instances": [[1, 1]], "signature_name": "double", "instances": '
         + compact([[1, 1]] * MILLION) + "}", "'instances': batch of at least"),
+    "a repeated key, the first one past the limit": (
+        PREDICT, '{"signature_name": "double", "instances": ' + compact([[1, 1]] * MILLION)
+        + ', "instances": [[1, 2]]}', f"'instances': batch of at least {MAX_BATCH + 1} is"),
     "a key written with escapes": (
         PREDICT, '{"signature_name": "double", "\\u0069nstances": '
         + compact([[1, 1]] * MILLION) + "}", "'instances': batch of at least"),
     "instances among strings that hold brackets, commas and escaped quotes": (
         PREDICT, compact({"signature_name": "echo", "instances": ['a\\",[]{}:'] * MILLION}),
         "'instances': batch of at least"),
+    "values past the limit in a body holding NaN and Infinity": (
+        PREDICT, '{"signature_name": "double", "instances": [[Infinity, NaN]], "other": ['
+        + "1," * MAX_VALUES + "1]}", "holds at least"),
+    # empty lists and objects: each is a Python object once parsed
+    "2 Mi empty lists under another key": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "other": ['
+        + "[]," * MAX_VALUES + "[]]}", "values (strings, keys, numbers, lists and objects)"),
+    "2 Mi empty objects under another key": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "other": ['
+        + "{}," * MAX_VALUES + "{}]}", "values (strings, keys, numbers, lists and objects)"),
+    "an instance of 2 Mi empty lists": (
+        PREDICT, '{"signature_name": "echo", "instances": [[' + "[]," * MAX_VALUES + "[]]]}",
+        "values (strings, keys, numbers, lists and objects)"),
+    "empty lists nested 2 Mi deep": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "other": '
+        + "[" * (MAX_VALUES + 1) + "]" * (MAX_VALUES + 1) + "}", "holds at least"),
+    "lists of an empty object nested 1 Mi deep": (
+        REGRESS, '{"signature_name": "regress", "examples": [{"hour": 1}], "other": '
+        + "[{}," * (MAX_VALUES // 2) + "[]" + "]" * (MAX_VALUES // 2) + "}", "holds at least"),
 }
 
 
@@ -322,10 +345,57 @@ def test_large_requests_are_refused_before_they_are_parsed(in_process, parses, c
     assert len(parses) == 1  # the parser is watched
 
 
+FEW_STRINGS = ["one huge instance", "values past the limit in a body holding NaN and Infinity",
+               "2 Mi empty lists under another key", "2 Mi empty objects under another key",
+               "empty lists nested 2 Mi deep", "lists of an empty object nested 1 Mi deep"]
+
+
+@pytest.mark.parametrize("case", FEW_STRINGS)
+def test_a_body_of_few_strings_over_the_values_limit_is_refused_before_its_events_are_counted(
+        in_process, monkeypatch, case):
+    counted = []
+
+    class Watched(json_scan._Counter):
+        def run(self):
+            counted.append(len(self.body))
+            super().run()
+
+    monkeypatch.setattr(json_scan, "_Counter", Watched)
+    path, body, _ = LARGE_REST[case]
+    status, reply = rest_call(in_process, "POST", path, body)
+    assert status == 400 and "holds at least" in reply["error"], reply
+    assert counted == []
+    assert rest_call(in_process, "POST", PREDICT, compact(
+        {"signature_name": "double", "instances": [[1, 1]] * MAX_BATCH + [[1, 2]] * 4000}
+    ))[0] == 400 and len(counted) == 1  # the counter is watched
+
+
+def exact_values(value) -> int:
+    """The values of a parsed JSON value, counted by hand: itself, and each key and value
+    it holds."""
+    if isinstance(value, dict):
+        return 1 + sum(1 + exact_values(inner) for inner in value.values())
+    if isinstance(value, list):
+        return 1 + sum(exact_values(inner) for inner in value)
+    return 1
+
+
+TRICKY = st.text(alphabet=st.sampled_from(list(',:"\\[]{} a\u00e9\U0001f600')), max_size=6)
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TRICKY,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY, inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ANY_JSON, separators=st.sampled_from([(",", ":"), (", ", ": ")]),
+       ascii_only=st.booleans())
+def test_the_lower_bound_of_values_is_never_over_the_count(value, separators, ascii_only):
+    body = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
+    assert json_scan.values_at_least(body, Limits()) <= exact_values(value)
+
+
 @pytest.mark.parametrize("body,expected", [
-    # the first of a repeated key is the one the parser drops
-    ('{"signature_name": "double", "instances": ' + compact([[1, 1]] * MILLION)
-     + ', "instances": [[1, 2]]}', [[2.0, 4.0]]),
     # lists past the limit inside an instance, in a string, or under another key
     (compact({"signature_name": "echo", "instances": ["[" + "1," * MILLION + "]"]}),
      [{"data_bytes": {"b64": base64.b64encode(b"[" + b"1," * MILLION + b"]").decode()},
@@ -336,6 +406,74 @@ def test_large_requests_are_refused_before_they_are_parsed(in_process, parses, c
 def test_lists_that_are_not_rows_are_not_counted_as_rows(in_process, body, expected):
     status, reply = rest_call(in_process, "POST", PREDICT, body)
     assert status == 200 and reply["predictions"] == expected, reply
+
+
+# Values counted by hand: one for each key, scalar, list and object, empty ones included.
+VALUE_COUNTS = [
+    ('{"a": []}', 3),
+    ("[[], {}, [[]]]", 5),
+    ('{"x": [{}, {}], "y": {"z": null}}', 9),
+    ('{"instances": [[1, 2.5], ["s", true]]}', 9),
+    ('{"inputs": {"x": [], "y": [[]]}}', 8),
+    ("[" * 50 + "]" * 50, 50),
+    ('{"a": NaN, "b": [-Infinity, Infinity]}', 7),
+]
+
+
+@pytest.mark.parametrize("body,count", VALUE_COUNTS)
+def test_values_are_counted_one_for_each_key_scalar_list_and_object(body, count):
+    json_scan.check_counts(body.encode(), Limits(max_request_bytes=8 * count))
+    with pytest.raises(ServingError, match=f"holds (at least )?{count} values"):
+        json_scan.check_counts(body.encode(), Limits(max_request_bytes=8 * (count - 1)))
+
+
+# The key given twice, and where: TF Serving's parser would take the first value,
+# json.loads the last.
+REPEATED_KEYS = {
+    "instances twice": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "instances": [[1, 2]]}',
+        "'instances'", "the top-level object"),
+    "the signature name twice": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "signature_name": "x"}',
+        "'signature_name'", "the top-level object"),
+    "the same key written with an escape": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "\\u0069nstances": [[1, 2]]}',
+        "'instances'", "the top-level object"),
+    "a feature twice in an instance, with the same value": (
+        PREDICT, '{"instances": [{"distance": 1.0, "hour": 1, "carrier": "AA", "hour": 1}]}',
+        "'hour'", "the object at instances[0]"),
+    "a feature twice in the second instance": (
+        PREDICT, '{"instances": [{"distance": 1.0, "hour": 1, "carrier": "AA"}, '
+                 '{"distance": 2.0, "distance": 3.0, "hour": 1, "carrier": "AA"}]}',
+        "'distance'", "the object at instances[1]"),
+    "b64 twice": (
+        PREDICT, '{"signature_name": "echo", "instances": [{"b64": "YQ==", "b64": "Yg=="}]}',
+        "'b64'", "the object at instances[0]"),
+    "an input twice in inputs": (
+        PREDICT, '{"inputs": {"distance": [1.0], "hour": [1], "carrier": ["AA"], '
+                 '"distance": [2.0]}}', "'distance'", "the object at inputs"),
+    "a feature twice in an example": (
+        CLASSIFY, '{"signature_name": "classify", "examples": [{"distance": 1.0}, '
+                  '{"distance": 1.0, "hour": 2, "hour": 3}]}', "'hour'", "the object at examples[1]"),
+    "a feature twice in the context": (
+        REGRESS, '{"signature_name": "regress", "context": {"hour": 1, "hour": 2}, '
+                 '"examples": [{"distance": 1.0}]}', "'hour'", "the object at context"),
+    "a key twice in an object nested in lists": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1], [1, [[{"a": 1, "a": 1}]]]]}',
+        "'a'", "the object at instances[1][1][0][0]"),
+    "a key twice under a key the API does not read": (
+        PREDICT, '{"signature_name": "double", "instances": [[1, 1]], "other": {"x": {"y": 1, '
+                 '"y": 2}}}', "'y'", "the object at other.x"),
+}
+
+
+@pytest.mark.parametrize("case", list(REPEATED_KEYS))
+def test_a_key_given_twice_is_400_naming_it(server, case):
+    path, body, key, where = REPEATED_KEYS[case]
+    status, reply = server.rest("POST", path, body)
+    assert (status, reply) == (400, {
+        "error": f"the key {key} is given twice in {where}: give each key once"})
+    assert_still_serving(server)
 
 
 def raw_reply(port, data: bytes):

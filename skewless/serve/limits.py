@@ -6,9 +6,11 @@ each dtype holds, checked the same way for REST and gRPC.
 |---|---|---|
 | ``max_batch_size`` | 1024 | rows of a request: REST instances, examples, the first dimension of each input |
 | ``max_request_bytes`` | 64 MiB | a REST body, a gRPC message, and one decoded input tensor |
-| ``max_values`` | ``max_request_bytes`` / 8 | values of a REST body (strings, keys included, and other scalars), counted before it is parsed |
+| ``max_values`` | ``max_request_bytes`` / 8 | values of a REST body (strings, keys included, other scalars, and every list and object, empty ones included: each is a Python object once parsed), counted before it is parsed |
 | ``idle_timeout`` | 30 s | how long a connection may send nothing (REST: each read; gRPC: between calls) |
+| ``read_timeout`` | 60 s | how long a REST client may take to send one request whole (request line, headers and body), from its first byte; one later is answered 408 |
 | ``max_connections`` | 256 | REST connections open at once; gRPC calls in progress at once |
+| ``LINGER_SECONDS``, ``LINGER_BYTES`` | 5 s, 64 MiB | what the server reads and drops, at most, of a REST connection it closes after an answer (lingering close), so that a client still sending a body the server will not read receives the answer rather than a reset |
 | ``MAX_RANK`` | 64 | dimensions of an input tensor (numpy's limit, through which request values pass; TensorFlow's is 254) |
 """
 from __future__ import annotations
@@ -22,9 +24,12 @@ import tensorflow as tf
 from .status import invalid
 
 MAX_RANK = 64
+LINGER_SECONDS = 5.0
+LINGER_BYTES = 64 * 2 ** 20
 DEFAULT_MAX_BATCH_SIZE = 1024
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2 ** 20
 DEFAULT_IDLE_TIMEOUT = 30.0
+DEFAULT_READ_TIMEOUT = 60.0  # a 64 MiB body at some 10 Mbit/s
 DEFAULT_MAX_CONNECTIONS = 256
 _VALUE_BYTES = 8  # the bytes a request value may cost at most, as an element of a tensor
 _STRING_ELEMENT_BYTES = 24  # a string tensor's element (tensorflow::tstring), beyond its bytes
@@ -35,6 +40,7 @@ class Limits:
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @property
@@ -44,9 +50,10 @@ class Limits:
     def check_values(self, count: int, what: str, at_least: bool = False) -> None:
         """``at_least``: ``count`` is as far as the values were counted."""
         if count > self.max_values:
-            raise invalid(f"{what} holds {'at least ' * at_least}{count} values (strings, keys and numbers), more than "
-                          f"the server's --max-request-bytes / {_VALUE_BYTES} = "
-                          f"{self.max_values}: split the request")
+            raise invalid(f"{what} holds {'at least ' * at_least}{count} values (strings, "
+                          f"keys, numbers, lists and objects), more than the server's "
+                          f"--max-request-bytes / {_VALUE_BYTES} = {self.max_values}: "
+                          f"split the request")
 
     def check_rows(self, rows: int, what: str, at_least: bool = False) -> None:
         """``at_least``: ``rows`` is as far as the rows were counted."""

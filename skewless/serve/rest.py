@@ -7,11 +7,13 @@
 Errors answer ``{"error": "…"}`` with the HTTP status TF Serving gives their code."""
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
 import sys
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -20,7 +22,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
 from . import json_convert, json_scan, messages
-from .limits import Limits
+from .limits import LINGER_BYTES, LINGER_SECONDS, Limits
 from .status import ServingError, internal, invalid, not_found
 from .versions import Versions
 
@@ -37,7 +39,9 @@ class RestServer(ThreadingHTTPServer):
     keep-alive connections (daemon threads) do not hold the process. At most
     ``limits.max_connections`` connections are served at once (a thread each); one more is
     answered 503 and closed. A connection that sends nothing for ``limits.idle_timeout``
-    seconds is closed."""
+    seconds is closed; a request not received whole ``limits.read_timeout`` seconds after
+    its first byte is answered 408 and its connection closed. A connection closed after an
+    answer is closed lingering (``LINGER_SECONDS``, ``LINGER_BYTES``)."""
 
     daemon_threads = True
 
@@ -96,18 +100,96 @@ def _reply(status: int, reply: dict, close: bool = False) -> bytes:
     return head.encode("ascii") + data
 
 
+class _Overdue(Exception):
+    """A request not received whole within the server's --read-timeout."""
+
+
+class _RequestReader(io.RawIOBase):
+    """The connection's bytes, as the HTTP layer reads them: each read waits at most
+    ``limits.idle_timeout`` seconds (a TimeoutError after), and the bytes of a request
+    arrive within ``limits.read_timeout`` seconds of its first one (``_Overdue`` after), so
+    that a client sending a byte now and then cannot hold its connection."""
+
+    def __init__(self, connection: socket.socket, limits: Limits):
+        super().__init__()
+        self.connection, self.limits = connection, limits
+        self.deadline = None  # of the request being read, from its first byte
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        wait = self.limits.idle_timeout
+        if self.deadline is not None:
+            wait = min(wait, self.deadline - time.monotonic())
+            if wait <= 0:
+                raise _Overdue
+        self.connection.settimeout(wait)
+        try:
+            read = self.connection.recv_into(buffer)
+        except TimeoutError:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise _Overdue from None
+            raise
+        if read and self.deadline is None:
+            self.deadline = time.monotonic() + self.limits.read_timeout
+        return read
+
+    def next_request(self) -> None:
+        """The request is over (answered): the next one's deadline starts at its first byte."""
+        self.deadline = None
+        self.connection.settimeout(self.limits.idle_timeout)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     server: RestServer
 
     def setup(self):
-        # The timeout of each read on the connection (StreamRequestHandler's ``timeout``):
-        # an idle keep-alive connection, or a client that stops sending, is closed.
+        # The timeout of each read and write on the connection (StreamRequestHandler's
+        # ``timeout``): an idle keep-alive connection, or a client that stops, is closed.
         self.timeout = self.server.versions.limits.idle_timeout
         super().setup()
+        self.rfile.close()  # the socket's own reader, replaced by one that keeps deadlines
+        self.reader = _RequestReader(self.connection, self.server.versions.limits)
+        self.rfile = io.BufferedReader(self.reader)
+        self.lingering = False
         # A response is one write, but one longer than a segment would end in a short
         # segment that Nagle's algorithm holds until the client's delayed ACK (some 40 ms).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_one_request(self):
+        self.command = None  # until the request line is read
+        try:
+            super().handle_one_request()
+        except _Overdue:
+            self.send_error(408, "Request Timeout", (
+                f"the request was not received whole within the server's --read-timeout of "
+                f"{self.server.versions.limits.read_timeout:g} s"))
+
+    def finish(self):
+        super().finish()
+        if self.lingering:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Close lingering, as nginx and Go's net/http do: end the writing side, then read
+        and drop what the client still sends (at most ``LINGER_BYTES``, for at most
+        ``LINGER_SECONDS``), so that a client still sending a body the server did not read
+        receives the answer, rather than a reset that would drop it."""
+        limits = self.server.versions.limits
+        deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
+        dropped = bytearray(64 * 1024)
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            while left > 0 and (wait := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(min(wait, limits.idle_timeout))
+                read = self.connection.recv_into(dropped, min(left, len(dropped)))
+                if not read:
+                    return
+                left -= read
+        except OSError:  # a timeout, or the client is gone
+            pass
 
     def __getattr__(self, name: str):
         """``do_METHOD`` for every method: the ones the API does not take (PUT, DELETE,
@@ -137,6 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
             except TimeoutError:  # the client stopped sending its body
                 self.close_connection = True
                 return
+            except _Overdue:
+                raise  # answered by handle_one_request
             except Exception as error:  # a bug must not take the server down
                 traceback.print_exc(file=sys.stderr)
                 failure = internal(error)
@@ -146,10 +230,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.leave()
 
     def _send(self, status: int, reply: dict) -> None:
+        self.reader.next_request()
         response = _reply(status, reply, close=self.close_connection)
         if self.command == "HEAD":  # a HEAD response has the headers only
             response = response[:response.index(b"\r\n\r\n") + 4]
         self.wfile.write(response)
+        self.lingering = self.close_connection
 
     def _body(self) -> bytes:
         """Read whatever the route, so that the kept-alive connection stays in step; a
@@ -215,8 +301,8 @@ def _version(digits: str) -> int:
 
 def _json_object(body: bytes, limits: Limits) -> dict:
     """The parsed body: UTF-8 JSON (RFC 8259) with NaN and Infinity, every string valid
-    Unicode (no lone surrogate). Its values and rows are counted against ``limits``
-    before it is parsed."""
+    Unicode (no lone surrogate), no key given twice in an object. Its values and rows are
+    counted against ``limits`` before it is parsed."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -224,9 +310,12 @@ def _json_object(body: bytes, limits: Limits) -> dict:
                       f"{error.reason})") from None
     _check_counts(body, limits)
     try:
-        request = json.loads(text, parse_constant=json_convert.json_constant)
+        request = json.loads(text, parse_constant=json_convert.json_constant,
+                             object_pairs_hook=_unique_keys)
     except RecursionError:
         raise invalid("JSON Parse error: the body is nested too deeply") from None
+    except _RepeatedKey:
+        raise invalid(_repeated_key(text)) from None
     except ValueError as error:
         raise invalid(f"JSON Parse error: {error}") from None
     if not isinstance(request, dict):
@@ -242,6 +331,58 @@ def _check_counts(body: bytes, limits: Limits) -> None:
     a separator, so a short body cannot be over them and is not counted."""
     if (len(body) + 1) // 2 > min(limits.max_batch_size, limits.max_values):
         json_scan.check_counts(body, limits)
+
+
+class _RepeatedKey(Exception):
+    """A key given twice in one object, which TF Serving's parser (rapidjson, ``FindMember``)
+    would read as its first value and ``json.loads`` as its last: refused rather than read
+    either way."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``json.loads``'s ``object_pairs_hook``: the object, unless a key is given twice."""
+    built = dict(pairs)
+    if len(built) < len(pairs):
+        raise _RepeatedKey
+    return built
+
+
+def _repeated_key(text: str) -> str:
+    """The error for ``text``, JSON holding a key given twice: the key and the path to its
+    object, found by parsing again with each object giving back ``(path, key)`` of a
+    repeated key it holds (inner objects are built first), or None."""
+    def located(pairs: list):
+        seen = set()
+        for key, value in pairs:
+            if key in seen:
+                return "", key
+            seen.add(key)
+            found = _in_lists(value)
+            if found:
+                return f".{key}{found[0]}", found[1]
+        return None
+
+    try:
+        path, key = _in_lists(json.loads(text, parse_constant=json_convert.json_constant,
+                                         object_pairs_hook=located))
+    except RecursionError:
+        return "a key is given twice in one object: give each key once"
+    where = f"the object at {path.removeprefix('.')}" if path else "the top-level object"
+    return f"the key {json_convert.shown(key)} is given twice in {where}: give each key once"
+
+
+def _in_lists(value):
+    """The ``(path, key)`` tuple in ``value`` or in its nested lists, its path prefixed with
+    the indices leading to it; None if there is none. Walked without recursion."""
+    pending = [(value, "")]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, tuple):
+            return path + item[0], item[1]
+        if isinstance(item, list):
+            pending.extend((inner, f"{path}[{index}]")
+                           for index, inner in reversed(list(enumerate(item))))
+    return None
 
 
 def _has_lone_surrogate(value) -> bool:

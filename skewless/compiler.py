@@ -30,6 +30,8 @@ def check_source(source: str, path: str = "<spec>") -> Graph:
 
 
 def check_file(path: str) -> Graph:
+    """Read (UTF-8), parse and check the spec at ``path``; raises SpecError listing every
+    problem, SkewlessError when the file cannot be read."""
     return check_source(read_spec(path), os.fspath(path))
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import socket
+from typing import Optional
 
 from .errors import AssetError
 
@@ -60,17 +61,21 @@ def remove_stale_temporaries(folder: str) -> None:
                 pass
 
 
-def write_atomic(path: str, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_atomic(path: str, text: str, mode: Optional[int] = None) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), mode)
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
+def write_bytes_atomic(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write ``data`` to ``path`` atomically; ``mode``: the file's permissions (default:
+    0o666 less the umask), e.g. those of the file it replaces."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = _new_file(directory)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        if mode is not None:
+            os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -322,8 +322,7 @@ def _fmt(args) -> int:
     """Format each file; with --check or --diff print diffs instead of writing. Exit status
     1 if a file could not be read or parsed (its diagnostics are printed, the file left as
     it was), or, with --check, if a file is not formatted."""
-    from .compiler import read_spec
-    from .files import write_atomic
+    from .files import read_spec, write_atomic
     from .fmt import format_source
 
     rewrite = not (args.check or args.diff)

@@ -16,7 +16,7 @@ import secrets
 import socket
 from typing import Optional
 
-from .errors import AssetError
+from .errors import AssetError, SkewlessError
 
 # An asset's name carries the start of its content's SHA-256: ``id-0123456789abcdef.vocab``.
 ASSET_NAME = re.compile(r"(?P<stem>.+)-(?P<digest>[0-9a-f]{16})(?P<suffix>\.[a-z]+)")
@@ -59,6 +59,20 @@ def remove_stale_temporaries(folder: str) -> None:
                 os.remove(path)
             except OSError:
                 pass
+
+
+def read_spec(path: str) -> str:
+    """The text of a spec file: UTF-8, its ``\\r\\n`` and ``\\r`` line ends read as ``\\n``;
+    SkewlessError when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise SkewlessError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SkewlessError(f"{path}: {exc.strerror}") from None
 
 
 def write_atomic(path: str, text: str, mode: Optional[int] = None) -> None:

@@ -92,7 +92,8 @@ def normalize_number(kind: str, text: str) -> str:
     if fraction is not None:
         spelled += "." + (fraction or "0")
     if exponent is not None:
-        spelled += "e" + ("-" if sign == "-" else "") + (exponent.lstrip("0") or "0")
+        digits = exponent.lstrip("0")
+        spelled += "e" + ("-" if sign == "-" and digits else "") + (digits or "0")
     return spelled
 
 

@@ -152,7 +152,7 @@ def test_chains_of_ten_thousand_are_formatted(kind):
 
 @pytest.mark.parametrize("source, position", [
     ("input x: float32\nfeature y = x +\n", "<spec>:2:16: error:"),
-    ("input x: float32\nfeature y = clip(x, 0, 1\ninput z: int64\n", "<spec>:3:1: error:"),
+    ("input x: float32\nfeature y = clip(x, 0, 1\ninput z: int64\n", "<spec>:2:25: error:"),
     ('input s: string\nfeature y = concat(s, "\\q")\n', "<spec>:2:23: error:"),
     ("input x: float32\nfeature input = x\n", "<spec>:2:9: error:"),
 ])

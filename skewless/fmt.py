@@ -39,6 +39,7 @@ DEFINITION_KINDS = frozenset({"let", "feature", "target"})
 _NO_SPACE_BEFORE = frozenset({")", "]", ",", ":"})
 _OPERAND_KEYWORDS = frozenset({"true", "false"})  # keywords that end an operand
 _WHITESPACE = " \t\f\r\n"  # what the grammar ignores besides comments
+_TRAILING = " \t\r\f\v"  # stripped from the end of a comment
 _FLOAT = re.compile(r"([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?)([0-9]+))?")
 
 
@@ -126,11 +127,11 @@ def _items(source: str) -> list:
             items.append(_BLANK)
         if token.type == "COMMENT":
             if not line_start:  # after code on its line: the statement's row goes on
-                statement.rows[-1].comment = text.rstrip()
+                statement.rows[-1].comment = text.rstrip(_TRAILING)
             elif statement is None:
-                items.append(_Comment(text.rstrip()))
+                items.append(_Comment(text.rstrip(_TRAILING)))
             else:
-                statement.rows.append(_Row(comment=text.rstrip(), blank_before=blank))
+                statement.rows.append(_Row(comment=text.rstrip(_TRAILING), blank_before=blank))
             continue
         if statement is None:
             statement = _Statement([_Row()])

@@ -178,8 +178,6 @@ class _Commands:
             epilog=f"examples:\n{examples}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-
-
 def _whole(text: str, low: int = 0, high: Optional[int] = None, what: str = "a number") -> int:
     """An option's whole number, written in ASCII digits, within [low, high]; an argparse
     error (exit 2 with the usage) otherwise."""

@@ -81,7 +81,26 @@ def format_source(source: str, path: str = "<spec>") -> str:
             lines.append(group.text)
         else:
             lines.extend(_layout(group))
-    return "\n".join(lines) + "\n" if lines else ""
+    formatted = "\n".join(lines) + "\n" if lines else ""
+    if _kept(formatted) != _kept(source):  # a fault of the formatter, never the user's
+        raise AssertionError(f"{path}: formatting would change the spec's tokens or comments")
+    return formatted
+
+
+def _kept(source: str) -> list[str]:
+    """What formatting keeps: the code tokens, canonically spelled, without the commas that
+    end a list or arguments, and the comments."""
+    kept: list[str] = []
+    for token in syntax.tokens(source):
+        text = str(token)
+        if token.type == "COMMENT":
+            kept.append(text.rstrip(_TRAILING))
+        elif text.strip(_WHITESPACE):
+            text = _word(token)[1]
+            if text in CLOSERS and kept and kept[-1] == ",":
+                kept.pop()
+            kept.append(text)
+    return kept
 
 
 def normalize_number(kind: str, text: str) -> str:

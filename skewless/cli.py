@@ -5,15 +5,19 @@ never a traceback."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import importlib
 import logging
 import os
+import pathlib
 import sys
 from typing import Optional
 
+import skewless
+
 from . import lazy
-from .errors import SkewlessError
+from .errors import SkewlessError, source_lines
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
 MAX_MESSAGE_BYTES = 2**31 - 1  # gRPC's largest message
@@ -54,9 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skewless", description=(
         "Define features once in a .feat file; compile them into TensorFlow training and "
         "serving code that cannot skew."))
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_Version)
+    commands = _Commands(parser.add_subparsers(dest="command", required=True,
+                                               metavar="COMMAND"))
 
-    compile_ = commands.add_parser("compile", help="check a spec and write its Python module")
+    compile_ = commands.add_parser("compile", help="check a spec and write its Python module",
+                                   examples="""\
+  skewless compile flights.feat --data 'train-*.tfrecord' -o flights_features.py
+  skewless compile flights.feat --stats flights.stats.json --check   # in CI""")
     compile_.add_argument("spec", help="the .feat file")
     compile_.add_argument("-o", "--output", help="the module to write (default: SPEC_features.py "
                                                  "beside the spec)")
@@ -67,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     compile_.set_defaults(run=_compile)
 
     analyze = commands.add_parser("analyze", help="compute analyzer constants from training "
-                                                  "data into a stats file")
+                                                  "data into a stats file", examples="""\
+  skewless analyze flights.feat --data 'train-*.tfrecord' -o flights.stats.json
+  skewless analyze flights.feat --data 'gs://b/train-*.tfrecord.gz' -o stats.json \\
+      --runner beam -- --runner DataflowRunner --project P --region us-central1""")
     analyze.add_argument("spec", help="the .feat file")
     analyze.add_argument("--data", nargs="+", required=True, help="TFRecord files (globs)")
     analyze.add_argument("-o", "--output", required=True, help="the stats file to write (JSON)")
@@ -75,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     analyze.set_defaults(run=_analyze)
 
     check = commands.add_parser("check", help="check a spec, and prove training and serving "
-                                              "give identical tensors on generated records")
+                                              "give identical tensors on generated records",
+                                examples="""\
+  skewless check flights.feat --stats flights.stats.json --examples 500
+  skewless check flights.feat --data 'train-*.tfrecord'""")
     check.add_argument("spec", help="the .feat file")
     check.add_argument("--data", nargs="*", default=(), help="TFRecord files (globs) whose "
                                                              "records are checked too (and "
@@ -93,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     serve = commands.add_parser("serve", help="serve exported model versions over TF "
-                                              "Serving's gRPC and REST APIs")
+                                              "Serving's gRPC and REST APIs", examples="""\
+  skewless serve exports/flights --model-name flights
+  skewless serve exports/flights --model-name flights --port 0 --rest-port 0 --host 0.0.0.0""")
     serve.add_argument("export_dir_base", help="the folder of numbered SavedModel versions "
                                                "(the newest is served; new ones are picked up)")
     serve.add_argument("--model-name", required=True, help="the model name clients ask for")
@@ -124,7 +141,45 @@ def _parser() -> argparse.ArgumentParser:
                             "and gRPC calls in progress at once (one more is "
                             "RESOURCE_EXHAUSTED) (default 256)")
     serve.set_defaults(run=_serve)
+
+    fmt = commands.add_parser("fmt", help="rewrite .feat files in the canonical layout",
+                              examples="""\
+  skewless fmt flights.feat          # rewrite it in place if it is not formatted
+  skewless fmt --check specs/        # CI: exit 1 and show the diff if any file would change
+  skewless fmt --diff flights.feat   # show what would change, write nothing""")
+    fmt.add_argument("files", nargs="+", metavar="FILE",
+                     help=".feat files, or folders whose .feat files (at any depth) are formatted")
+    fmt.add_argument("--check", action="store_true",
+                     help="write nothing; print the diff of each file that is not formatted "
+                          "and exit 1 if there is one")
+    fmt.add_argument("--diff", action="store_true",
+                     help="write nothing; print the diff of each file that is not formatted")
+    fmt.set_defaults(run=_fmt)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: print the installed version and exit (the version is looked up only
+    then)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"skewless {skewless.__version__}")
+        parser.exit()
+
+
+class _Commands:
+    """Adds subcommands whose help ends with examples, shown as written."""
+
+    def __init__(self, subparsers):
+        self._subparsers = subparsers
+
+    def add_parser(self, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+        return self._subparsers.add_parser(
+            name, help=help, description=help[:1].upper() + help[1:] + ".",
+            epilog=f"examples:\n{examples}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _whole(text: str, low: int = 0, high: Optional[int] = None, what: str = "a number") -> int:
@@ -263,6 +318,64 @@ def _check(args) -> int:
           f"{len(graph.targets)} targets)")
     return check_spec(args.spec, data=list(args.data), stats=args.stats,
                       examples=args.examples, seed=args.seed)
+
+
+def _fmt(args) -> int:
+    """Format each file; with --check or --diff print diffs instead of writing. Exit status
+    1 if a file could not be read or parsed (its diagnostics are printed, the file left as
+    it was), or, with --check, if a file is not formatted."""
+    from .files import read_spec, write_atomic
+    from .fmt import format_source
+
+    rewrite = not (args.check or args.diff)
+    changed, unchanged, failed = 0, 0, 0
+    for path in _feat_files(args.files):
+        try:
+            formatted = format_source(read_spec(path), path)
+            with open(path, "rb") as handle:  # as it is, line ends included
+                original = handle.read().decode("utf-8")
+            if formatted == original:
+                unchanged += 1
+                continue
+            if rewrite:
+                target = os.path.realpath(path)  # a link stays a link to the formatted file
+                write_atomic(target, formatted, mode=os.stat(target).st_mode & 0o7777)
+                print(f"reformatted {path}")
+            else:
+                sys.stdout.writelines(_diff(path, original, formatted))
+                print(f"would reformat {path}", file=sys.stderr)
+            changed += 1
+        except SkewlessError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+        except OSError as exc:
+            print(f"{path}: {exc.strerror or exc}", file=sys.stderr)
+            failed += 1
+    done = "reformatted" if rewrite else "would be reformatted"
+    print(f"{changed} file{'s' * (changed != 1)} {done}, {unchanged} unchanged"
+          + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed or (args.check and changed) else 0
+
+
+def _feat_files(paths: list) -> list:
+    """The files given, with each folder replaced by its .feat files, sorted, at any depth."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(str(found) for found in pathlib.Path(path).rglob("*.feat")
+                            if found.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def _diff(path: str, original: str, formatted: str) -> list:
+    """A unified diff from the file to its formatted text, as ``black --diff`` shows it."""
+    lines = difflib.unified_diff(source_lines(original, keepends=True),
+                                 source_lines(formatted, keepends=True),
+                                 fromfile=f"{path} (original)", tofile=f"{path} (formatted)")
+    return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines]
 
 
 def _serve(args) -> int:

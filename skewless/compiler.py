@@ -8,20 +8,9 @@ from typing import Optional
 from . import syntax
 from .check import check
 from .errors import Collector, SkewlessError
+from .files import read_spec
 from .ir import Graph
 from .types import constant_error
-
-
-def read_spec(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise SkewlessError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise SkewlessError(f"{path}: {exc.strerror}") from None
 
 
 def check_source(source: str, path: str = "<spec>") -> Graph:
@@ -30,6 +19,8 @@ def check_source(source: str, path: str = "<spec>") -> Graph:
 
 
 def check_file(path: str) -> Graph:
+    """Read (UTF-8), parse and check the spec at ``path``; raises SpecError listing every
+    problem, SkewlessError when the file cannot be read."""
     return check_source(read_spec(path), os.fspath(path))
 
 

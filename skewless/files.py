@@ -14,8 +14,9 @@ import os
 import re
 import secrets
 import socket
+from typing import Optional
 
-from .errors import AssetError
+from .errors import AssetError, SkewlessError
 
 # An asset's name carries the start of its content's SHA-256: ``id-0123456789abcdef.vocab``.
 ASSET_NAME = re.compile(r"(?P<stem>.+)-(?P<digest>[0-9a-f]{16})(?P<suffix>\.[a-z]+)")
@@ -60,17 +61,35 @@ def remove_stale_temporaries(folder: str) -> None:
                 pass
 
 
-def write_atomic(path: str, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+def read_spec(path: str) -> str:
+    """The text of a spec file: UTF-8, its ``\\r\\n`` and ``\\r`` line ends read as ``\\n``;
+    SkewlessError when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise SkewlessError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SkewlessError(f"{path}: {exc.strerror}") from None
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
+def write_atomic(path: str, text: str, mode: Optional[int] = None) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), mode)
+
+
+def write_bytes_atomic(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write ``data`` to ``path`` atomically; ``mode``: the file's permissions (default:
+    0o666 less the umask), e.g. those of the file it replaces."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = _new_file(directory)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        if mode is not None:
+            os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

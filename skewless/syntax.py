@@ -38,6 +38,9 @@ _OPERATORS = frozenset({"ADD_OP", "MUL_OP", "COMPARE", "AND", "OR", "IN", "VBAR"
 _EXPRESSION_STARTS = frozenset(
     {"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "MINUS"})
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+_QUOTES = {value: "\\" + code for code, value in _ESCAPES.items()}
+# Characters that some editors and str.splitlines take for line breaks: escaped by quote().
+_LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 MAX_NESTING = 100  # brackets ( and [ open at once in one statement
 MAX_INT_DIGITS = 20  # more digits than any int64 has: such a literal is rejected when parsed
 
@@ -108,6 +111,14 @@ def parse(source: str, path: str = "<spec>") -> ast.Spec:
             spec_name = node[0]
     errors.raise_if_any()
     return ast.Spec(spec_name, tuple(columns), tuple(definitions), path, source)
+
+
+def tokens(source: str) -> list:
+    """Every token of a source as the grammar lexes it, comments (``COMMENT``) and whitespace
+    included (lark's ``Token``: ``str`` with ``type``, ``line``, ``column``). Which keyword a
+    word is, and whether ``-`` negates or subtracts, is left to the reader: the lexer alone
+    does not know."""
+    return list(_parser().lex(source, dont_ignore=True))
 
 
 def split_statements(source: str) -> list[tuple[int, str]]:
@@ -257,6 +268,24 @@ def unescape(token: str) -> str:
         else:
             raise ValueError(f"unknown escape '\\{code}' in string")
     return "".join(out)
+
+
+def quote(value: str) -> str:
+    """The canonical literal of a string, which ``unescape`` reads back as ``value``: ``\\"``
+    ``\\\\`` ``\\n`` ``\\t`` for those four characters; ``\\uXXXX`` (lower-case hex) for other
+    control characters, line and paragraph separators and unprintable characters of the
+    Basic Multilingual Plane; every other character as itself."""
+    out = []
+    for char in value:
+        escape = _QUOTES.get(char)
+        if escape:
+            out.append(escape)
+        elif char in _LINE_BREAKS or ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F or (
+                ord(char) < 0x10000 and not char.isprintable()):
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 class _AstBuilder:

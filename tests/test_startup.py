@@ -22,14 +22,15 @@ target t = y
 """
 
 
-def run_without_tensorflow(code: str, cwd) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter where importing TensorFlow fails loudly."""
-    prelude = textwrap.dedent("""\
+def run_without_tensorflow(code: str, cwd, blocked=("tensorflow", "keras")) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter where importing TensorFlow (or other ``blocked``
+    packages) fails loudly."""
+    prelude = textwrap.dedent(f"""\
         import sys
         class Blocked:
             def find_spec(self, name, path=None, target=None):
-                if name.partition(".")[0] in ("tensorflow", "keras"):
-                    raise ImportError(f"{name} was imported")
+                if name.partition(".")[0] in {tuple(blocked)!r}:
+                    raise ImportError(f"{{name}} was imported")
         sys.meta_path.insert(0, Blocked())
         """)
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], cwd=cwd,
@@ -74,3 +75,22 @@ def test_a_spec_with_analyzers_is_checked_without_tensorflow(tmp_path):
         assert "tensorflow" not in sys.modules
         """, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_fmt_and_version_import_neither_tensorflow_nor_numpy(tmp_path):
+    (tmp_path / "plain.feat").write_text(SPEC.format(tokens='"a"').replace(" = ", "="),
+                                         encoding="utf-8")
+    result = run_without_tensorflow("""
+        from skewless.cli import main
+        assert main(["fmt", "--check", "plain.feat"]) == 1
+        assert main(["fmt", "plain.feat"]) == 0
+        assert main(["fmt", "--check", "plain.feat"]) == 0
+        try:
+            main(["--version"])
+        except SystemExit as exit:
+            assert exit.code == 0
+        print("neither")
+        """, tmp_path, blocked=("tensorflow", "keras", "numpy"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("--- plain.feat (original)")
+    assert result.stdout.endswith("reformatted plain.feat\nskewless 0.1.0\nneither\n")

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from hypothesis import strategies as st
 
 from ..ops.registry import ArgError, Args, Op, all_ops
+from ..syntax import quote
 from ..types import CONST, DTYPES, NUMERIC, SCALAR, VARIABLE, Shape, Type, fixed
 from .strategies import (FLOAT32_EDGES, INT64_EDGES, INT64_MAX, INT64_MIN, STRING_EDGES,
                          unflatten)
@@ -37,23 +38,6 @@ class DType(str):
     """A dtype argument, written bare: ``cast(x, float32)``."""
 
 
-_LINE_BREAKS = set("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-
-
-def _render_string(text: str) -> str:
-    out = []
-    for char in text:
-        escape = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}.get(char)
-        if escape:
-            out.append(escape)
-        elif char in _LINE_BREAKS or ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F or (
-                ord(char) < 0x10000 and not char.isprintable()):
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
 def render_literal(value) -> str:
     """A value as a .feat literal (lists included; ``DType`` bare)."""
     if isinstance(value, DType):
@@ -63,7 +47,7 @@ def render_literal(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)  # nan, inf, -inf, -0.0 and 1e-45 are .feat literals too
     if isinstance(value, str):
-        return _render_string(value)
+        return quote(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(render_literal(v) for v in value) + "]"
     raise TypeError(f"no literal for {value!r}")

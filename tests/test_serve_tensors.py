@@ -11,6 +11,9 @@ import tensorflow as tf
 from serve_hostile import (MAX_REQUEST_BYTES, NUMERIC, PREDICT, model_dir,  # noqa: F401
                            predict_of, server, tensor)  # model_dir and server are fixtures
 from tensorflow.core.framework import types_pb2
+
+from skewless.serve.limits import checked_array
+from skewless.serve.status import ServingError
 from test_serve import assert_still_serving
 
 Code = grpc.StatusCode
@@ -144,3 +147,19 @@ def test_the_largest_numbers_of_a_dtype_are_taken(server, dtype, value):
     assert reply["predictions"] == [float(np.array(value, dtype.as_numpy_dtype))]
 
 
+
+
+# ---- checked_array: every integer dtype's range, whatever numpy's own conversion does ---------
+# (numpy 1.x wraps a Python int past a narrow integer dtype; numpy 2 raises)
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                   np.uint32, np.uint64], ids=lambda d: np.dtype(d).name)
+def test_checked_array_keeps_every_integer_in_range_and_refuses_the_next_one(dtype):
+    info = np.iinfo(dtype)
+    low, high = int(info.min), int(info.max)
+    kept = checked_array([low, 0, high], dtype, "input 'x'")
+    assert kept.dtype == dtype and kept.tolist() == [low, 0, high]
+    for value in (low - 1, high + 1, -(2 ** 70), 2 ** 70):
+        with pytest.raises(ServingError, match=rf"^input 'x': {value} is out of range for "
+                                               rf"{np.dtype(dtype).name}$"):
+            checked_array([1, value, 2], dtype, "input 'x'")

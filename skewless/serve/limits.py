@@ -95,12 +95,13 @@ def checked_array(values: list, dtype, where: str) -> np.ndarray:
     infinity given as such stays one)."""
     dtype = np.dtype(dtype)
     if dtype.kind in "iu":
-        try:
-            return np.array(values, dtype=dtype)
-        except OverflowError:
-            info = np.iinfo(dtype)
+        # compared as Python integers: numpy 1.x wraps a Python int too large for a narrow
+        # integer dtype (np.array([128], np.int8) is [-128]); numpy 2 raises
+        info = np.iinfo(dtype)
+        if values and not info.min <= min(values) <= max(values) <= info.max:
             raise out_of_range(where, next(v for v in values if not info.min <= v <= info.max),
-                               dtype) from None
+                               dtype)
+        return np.array(values, dtype=dtype)
     if tf.as_dtype(dtype).is_floating:  # float16, bfloat16 and float8 types included
         try:
             wide = np.array(values, dtype=np.float64)

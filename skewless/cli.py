@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
+import glob
 import importlib
 import logging
 import os
@@ -254,9 +255,11 @@ def _compile(args) -> int:
 
     if args.runner == "beam" and not args.data:
         raise SkewlessError("--runner beam runs analyzers over training data: give --data")
+    output = args.output or _default_output(args.spec)
+    if not args.check:
+        _refuse_to_overwrite_inputs(output, args)
     graph, stats = compiler.constants_for(args.spec, stats=args.stats, data=args.data,
                                       engine=_engine(args))
-    output = args.output or _default_output(args.spec)
     stem = os.path.splitext(os.path.basename(output))[0]
     generated = codegen.generate(graph, os.path.basename(args.spec), module_name=stem)
     if args.check:
@@ -284,12 +287,34 @@ def _analyze(args) -> int:
     from . import compiler
     from .analyze import analyze, write_stats
 
+    _refuse_to_overwrite_inputs(args.output, args)
     graph = compiler.check_file(args.spec)
     stats = (_engine(args) or analyze)(graph, args.data)
     write_stats(stats, args.output)
     print(f"wrote {args.output}: {len(stats.constants)} analyzers over {stats.rows:,} rows")
     _report_nan(stats)
     return 0
+
+
+def _refuse_to_overwrite_inputs(output: str, args) -> None:
+    """A SkewlessError when ``output`` is the command's spec, stats file or one of its data
+    files (``-o flights.feat`` would replace the spec with the output)."""
+    inputs = [("the spec", args.spec)]
+    if getattr(args, "stats", None):
+        inputs.append(("the stats file", args.stats))
+    for pattern in getattr(args, "data", None) or ():
+        inputs += [("a data file", path) for path in [pattern, *glob.glob(pattern)]]
+    for what, path in inputs:
+        if _same_file(output, path):
+            raise SkewlessError(f"{output}: is {what} this command reads: writing it would "
+                                f"replace it; give another -o")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _report_nan(stats) -> None:

@@ -62,10 +62,10 @@ def remove_stale_temporaries(folder: str) -> None:
 
 
 def read_spec(path: str) -> str:
-    """The text of a spec file: UTF-8, its ``\\r\\n`` and ``\\r`` line ends read as ``\\n``;
-    SkewlessError when it cannot be read."""
+    """The text of a spec file: UTF-8 (a byte order mark before it is skipped), its
+    ``\\r\\n`` and ``\\r`` line ends read as ``\\n``; SkewlessError when it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return handle.read()
     except FileNotFoundError:
         raise SkewlessError(f"{path}: no such file") from None

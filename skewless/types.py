@@ -128,12 +128,19 @@ def broadcast(*shapes: Shape) -> Shape:
 _FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # from here on a number rounds to inf in float32
+_FLOAT32_UNDERFLOW = 2.0**-150  # up to here a number rounds to 0 in float32 (ties to even)
 INT64_RANGE = range(-(2**63), 2**63)
 
 
 def beyond_float32(value: float) -> bool:
     """Whether a finite number rounds to infinity in float32."""
     return math.isfinite(value) and abs(value) >= _FLOAT32_OVERFLOW
+
+
+def underflows_float32(value: float) -> bool:
+    """Whether a number other than 0 rounds to 0 in float32: its magnitude is at most half
+    the smallest subnormal float32 (2**-149), and a tie rounds to even, 0."""
+    return value != 0 and math.isfinite(value) and abs(value) <= _FLOAT32_UNDERFLOW
 
 
 def constant_error(value):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skewless.compiler import check_source
+from skewless.compiler import check_file, check_source
 from skewless.errors import SpecError
 from skewless.syntax import MAX_NESTING
 from skewless.testing import raw_tensors
@@ -113,7 +113,17 @@ LITERALS = [
     ("feature y = x * 3.4028235e38", None),  # the largest float32, as printed
     ("feature y = x * 3.40282356e38", None),  # still rounds to it
     ("feature y = x * -inf", None),
-    ("feature y = x * 1e-50", None),  # rounds to zero, as every float32 conversion does
+    # a number written other than 0 that float32 rounds to 0 (1e-400 is 0.0 even in float64)
+    ("feature y = x * 1e-50", "5:17: number 1e-50 rounds to 0 in float32 (the smallest float32 above 0 is 2**-149, "
+                               "about 1.4e-45); write 0 if 0 is meant"),
+    ("feature y = x * 1e-400", "5:17: number 1e-400 rounds to 0 in float32 (the smallest float32 above 0 is 2**-149, "
+                               "about 1.4e-45); write 0 if 0 is meant"),
+    ("feature y = x * 7.006492321624085e-46", "5:17: number 7.006492321624085e-46 rounds to 0 in float32 (the smallest float32 above 0 is 2**-149, "
+                               "about 1.4e-45); write 0 if 0 is meant"),
+    ("feature y = x * 7.1e-46", None),  # past half the smallest subnormal: rounds up to it
+    ("feature y = x * 1.4e-45", None),  # the smallest subnormal float32, as printed
+    ("feature y = x * 0.000e-999", None),  # 0, written as such
+    ("feature y = x * 00.0", None),
     ("feature y = clip(x, lo=0, hi=1e40)", "5:30: number 1e40 is beyond the float32 range "
                                            "(±3.4028235e+38); write inf for infinity"),
     ("feature y = minmax(x, min=0, max=5e38)", "5:34: number 5e38 is beyond the float32 range "
@@ -127,6 +137,12 @@ def test_literals_out_of_range_are_positioned_errors(statement, message):
         check_source(HEAD + statement)
     else:
         assert message in errors_of(HEAD + statement)
+
+
+def test_a_byte_order_mark_before_a_spec_is_skipped(tmp_path):
+    path = tmp_path / "bom.feat"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEAD + "feature y = x * 2\n").encode("utf-8"))
+    assert list(check_file(str(path)).features) == ["y"]
 
 
 @pytest.mark.parametrize("column, message", [

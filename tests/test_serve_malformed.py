@@ -563,6 +563,33 @@ BAD_REQUEST_LINES = {
 }
 
 
+SMUGGLED = b"GET /v1/models/flights HTTP/1.1\r\nHost: x\r\n\r\n"
+# Header lines Python's header parser stops at (or folds): each is followed by the
+# Content-Length of a body that is a second request, which must not be answered.
+BAD_HEADER_LINES = {
+    "a space before the colon (as reported)": (b"X-Trace : 1", "'X-Trace : 1' is not"),
+    "a tab before the colon": (b"X-Trace\t: 1", "is not 'name: value'"),
+    "no colon": (b"nocolon", "'nocolon' is not 'name: value'"),
+    "a name that is not ASCII": ("X-\u00e9t\u00e9: 1".encode(), "is not 'name: value'"),
+    "a name of control bytes": (b"X\x01Y: 1", "is not 'name: value'"),
+    "a line of spaces": (b"   x", "begins with a space or a tab"),
+    "a folded line (obs-fold)": (b"X-Trace: 1\r\n 2", "begins with a space or a tab"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HEADER_LINES))
+def test_a_malformed_header_line_is_400_and_the_connection_closed(server, case):
+    line, phrase = BAD_HEADER_LINES[case]
+    status_line, headers, body = raw_reply(server.rest_port, (
+        f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\n".encode() + line
+        + f"\r\nContent-Length: {len(SMUGGLED)}\r\n\r\n".encode() + SMUGGLED))
+    assert status_line.startswith("HTTP/1.1 400 "), status_line
+    assert headers["Connection"] == "close"
+    reply = json.loads(body)  # one answer: the body was not read as a request
+    assert set(reply) == {"error"} and phrase in reply["error"], reply
+    assert_still_serving(server)
+
+
 @pytest.mark.parametrize("case", list(BAD_REQUEST_LINES))
 def test_malformed_request_lines_get_a_json_answer(server, case):
     data, expected = BAD_REQUEST_LINES[case]

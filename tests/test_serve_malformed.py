@@ -303,7 +303,30 @@ LARGE_REST = {
     "lists of an empty object nested 1 Mi deep": (
         REGRESS, '{"signature_name": "regress", "examples": [{"hour": 1}], "other": '
         + "[{}," * (MAX_VALUES // 2) + "[]" + "]" * (MAX_VALUES // 2) + "}", "holds at least"),
+    # numbers past the streaming parser's range (a double's, an int64's) before the values
+    "1e400, then instances past the values limit": (
+        PREDICT, '{"x": 1e400, "instances": [' + '{"a":1},' * (MAX_VALUES // 3) + '{"a":1}]}',
+        "holds at least"),
+    "a 21-digit integer, then 2 Mi empty lists": (
+        PREDICT, '{"x": 123456789012345678901, "other": [' + "[]," * MAX_VALUES + "[]]}",
+        "holds at least"),
+    "-1e400 in an instance, then 2 Mi strings": (
+        PREDICT, '{"instances": [[-1e400]], "other": [' + '"a",' * MAX_VALUES + '"a"]}',
+        "holds at least"),
+    "a 20-digit integer, then strings holding separators and escaped quotes": (
+        PREDICT, '{"x": -12345678901234567890, "other": ['
+        + '"\\",:",' * MAX_VALUES + '"a"]}', "holds at least"),
+    "text that is not JSON, then values past the limit": (
+        PREDICT, '{"x": tru, "other": [' + "1," * MAX_VALUES + "1]}", "holds at least"),
 }
+
+
+def test_a_number_the_streaming_parser_cannot_hold_does_not_skip_the_values_limit():
+    """As reported: 8.4 Mi instances (25 Mi values) behind 1e400, 64 MiB."""
+    body = b'{"x": 1e400, "instances": [' + b'{"a":1},' * 8_388_600 + b'{"a":1}]}'
+    assert len(body) <= Limits().max_request_bytes
+    with pytest.raises(ServingError, match="holds at least"):
+        json_scan.check_counts(body, Limits())
 
 
 @pytest.fixture(scope="module")
@@ -393,6 +416,14 @@ ANY_JSON = st.recursive(
 def test_the_lower_bound_of_values_is_never_over_the_count(value, separators, ascii_only):
     body = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
     assert json_scan.values_at_least(body, Limits()) <= exact_values(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ANY_JSON, separators=st.sampled_from([(",", ":"), (", ", ": ")]),
+       ascii_only=st.booleans())
+def test_the_values_outside_strings_are_the_count(value, separators, ascii_only):
+    body = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
+    assert json_scan._values_outside_strings(body) == exact_values(value)
 
 
 @pytest.mark.parametrize("body,expected", [
@@ -530,6 +561,33 @@ BAD_REQUEST_LINES = {
     "over 100 headers": (b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", 431),
     "control bytes in the request line": (b"GET /\x00\x01 HTTP/1.1\x7f\r\n\r\n", 400),
 }
+
+
+SMUGGLED = b"GET /v1/models/flights HTTP/1.1\r\nHost: x\r\n\r\n"
+# Header lines Python's header parser stops at (or folds): each is followed by the
+# Content-Length of a body that is a second request, which must not be answered.
+BAD_HEADER_LINES = {
+    "a space before the colon (as reported)": (b"X-Trace : 1", "'X-Trace : 1' is not"),
+    "a tab before the colon": (b"X-Trace\t: 1", "is not 'name: value'"),
+    "no colon": (b"nocolon", "'nocolon' is not 'name: value'"),
+    "a name that is not ASCII": ("X-\u00e9t\u00e9: 1".encode(), "is not 'name: value'"),
+    "a name of control bytes": (b"X\x01Y: 1", "is not 'name: value'"),
+    "a line of spaces": (b"   x", "begins with a space or a tab"),
+    "a folded line (obs-fold)": (b"X-Trace: 1\r\n 2", "begins with a space or a tab"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HEADER_LINES))
+def test_a_malformed_header_line_is_400_and_the_connection_closed(server, case):
+    line, phrase = BAD_HEADER_LINES[case]
+    status_line, headers, body = raw_reply(server.rest_port, (
+        f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\n".encode() + line
+        + f"\r\nContent-Length: {len(SMUGGLED)}\r\n\r\n".encode() + SMUGGLED))
+    assert status_line.startswith("HTTP/1.1 400 "), status_line
+    assert headers["Connection"] == "close"
+    reply = json.loads(body)  # one answer: the body was not read as a request
+    assert set(reply) == {"error"} and phrase in reply["error"], reply
+    assert_still_serving(server)
 
 
 @pytest.mark.parametrize("case", list(BAD_REQUEST_LINES))

@@ -13,9 +13,11 @@ its values found by C loops (``re``, ``bytes.count``): 0.2 s for 8 Mi numbers (1
 A key given twice in an object is an error of the parser (``rest``), so the first list of
 rows over the limit is refused at once, whatever follows it: no later key can replace it.
 
-The counts are exact for valid JSON. A body the streaming parser rejects is left to
-``json.loads``, which names its error (invalid JSON, integers past ijson's range, a key of
-half a surrogate pair), unless a count went over its limit first. NaN and Infinity, which
+The counts are exact for valid JSON. A body the streaming parser rejects (invalid JSON,
+numbers past its range such as ``1e400`` or a 20-digit integer, a key of half a surrogate
+pair) is refused on C-speed lower bounds of its values, whatever its strings, unless a count
+went over its limit first; one that passes, at most twice the values limit if it is JSON, is
+left to ``json.loads``, which names its error or parses it. NaN and Infinity, which
 ``json.loads`` takes and ijson does not, are counted as numbers of as many bytes."""
 from __future__ import annotations
 
@@ -46,19 +48,48 @@ def check_counts(body: bytes, limits: Limits) -> None:
             for constant, number in _CONSTANTS:
                 body = body.replace(constant, number)
             check_counts(body, limits)  # once more at most: the constants are gone
+        elif len(body) > 2 * limits.max_values:
+            _check_bound(body, limits)
+
+
+def _check_bound(body: bytes, limits: Limits) -> None:
+    """Refuse ``body``, which the streaming parser rejects (a number past its range, such
+    as ``1e400`` or a 20-digit integer, or text that is not JSON), when it holds more
+    values than ``limits.max_values``, whatever its strings: first on its strings (each is
+    a value), then on ``_values_outside_strings``, which goes through at most
+    ``limits.max_values`` strings then (some 0.3 us each)."""
+    strings = (body.count(b'"') - body.count(b'\\"')) // 2  # an escaped quote ends none
+    limits.check_values(strings, "the request body", at_least=True)
+    limits.check_values(_values_outside_strings(body), "the request body", at_least=True)
 
 
 def values_at_least(body: bytes, limits: Limits) -> int:
     """A lower bound of the values in ``body`` if it is JSON (NaN and Infinity allowed): every
     value but the first follows a comma or a colon outside strings, and every ``[`` or ``{``
-    outside strings opens one. Found by C loops; 0 for
-    a body of more than ``limits.max_values / 8`` strings, which the regular expression
-    removing them would take as long to go through (some 0.3 us a string) as the count."""
+    outside strings opens one (lower than ``_values_outside_strings``, so that a list of
+    rows over the limit is refused as such). Found by C loops; 0 for a body of more than
+    ``limits.max_values / 8`` strings, which the regular expression replacing them would
+    take as long to go through (some 0.3 us a string) as the count."""
     if body.count(b'"') > limits.max_values // 4:
         return 0
-    outside = _STRING.sub(b"", body)
+    outside = _outside_strings(body)
     return max(1 + outside.count(b",") + outside.count(b":"),
                outside.count(b"[") + outside.count(b"{"))
+
+
+def _values_outside_strings(body: bytes) -> int:
+    """The values in ``body`` if it is JSON (NaN and Infinity allowed), by C loops: each
+    value but the first follows a comma or a colon, or is the first of a list or object
+    (one that is not empty, ``[]`` or ``{}`` once whitespace is removed). For text that is
+    not JSON, a guess."""
+    outside = _outside_strings(body)
+    return (1 + outside.count(b",") + outside.count(b":") + outside.count(b"[")
+            + outside.count(b"{") - outside.count(b"[]") - outside.count(b"{}"))
+
+
+def _outside_strings(body: bytes) -> bytes:
+    """``body`` with each string replaced by a digit and JSON's whitespace removed."""
+    return _STRING.sub(b"0", body).translate(None, b" \t\n\r")
 
 
 class _Counter:

@@ -158,6 +158,20 @@ class _Handler(BaseHTTPRequestHandler):
         # segment that Nagle's algorithm holds until the client's delayed ACK (some 40 ms).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def parse_request(self) -> bool:
+        """The HTTP layer's parsing of the request line and headers, and a header line it
+        would stop at (a space before the colon, no colon, a name that is not ASCII: every
+        later header, ``Content-Length`` among them, would be ignored and the body read as
+        another request) or fold into the line before refused, as RFC 9112 5.1 and 5.2
+        ask: answered 400 and the connection closed."""
+        if not super().parse_request():
+            return False
+        bad = _malformed_header(self.headers)
+        if bad is None:
+            return True
+        self.send_error(400, "Bad Request", bad)
+        return False
+
     def handle_one_request(self):
         self.command = None  # until the request line is read
         try:
@@ -289,6 +303,25 @@ class _Handler(BaseHTTPRequestHandler):
         if action == ":classify":
             return json_convert.classify_response(*servable.classify(signature, examples))
         return json_convert.regress_response(servable.regress(signature, examples))
+
+
+def _malformed_header(headers) -> str | None:
+    """What is wrong with the first header line that ``http.client.parse_headers`` stopped
+    at (it keeps it and every later line as a payload) or folded (obs-fold, a line
+    beginning with a space or a tab); None if there is none."""
+    rest = headers.get_payload()
+    if rest:
+        line = rest.split("\r\n", 1)[0].split("\n", 1)[0]
+        return (f"the header line {json_convert.shown(line)} is not 'name: value' (a name of "
+                f"visible ASCII characters, then a colon, no space before it): it and every "
+                f"later header would be ignored")
+    folded = [(name, value) for name, value in headers.items() if "\n" in value]
+    if folded or headers.defects:
+        name, value = folded[0] if folded else ("", str(headers.defects[0]))
+        return (f"a header line begins with a space or a tab (obs-fold, "
+                f"{json_convert.shown(name + ': ' + value if name else value.strip())}): "
+                f"write each header on one line")
+    return None
 
 
 def _version(digits: str) -> int:

@@ -24,6 +24,10 @@ from serve_models import write_flights_version
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 from test_serve import MODEL, Server, assert_still_serving, rest_call
 
+from skewless.serve.limits import Limits
+from skewless.serve.rest import bind_rest, serve_rest
+from skewless.serve.versions import Versions
+
 IDLE_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
 MAX_CONNECTIONS = 4
@@ -252,6 +256,41 @@ def test_a_connection_past_the_limit_is_answered_503_in_json(server):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert_still_serving(server)
+
+
+BURST_CONNECTIONS = 64
+
+
+def test_a_burst_of_twice_max_connections_is_each_answered_200_or_503(tmp_path):
+    """The burst waits in the listen queue (the server is listening, not yet serving): each
+    connection is made at once, none left for the client's SYN retries (some 60 s)."""
+    base = tmp_path / MODEL
+    write_flights_version(str(base), 1)
+    versions = Versions(MODEL, str(base), Limits(max_connections=BURST_CONNECTIONS),
+                        log=lambda message: None)
+    versions.poll()
+    running, port = bind_rest(versions, "127.0.0.1", 0)
+    burst = []
+    try:
+        for _ in range(2 * BURST_CONNECTIONS):
+            burst.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            burst[-1].sendall(f"GET /v1/models/{MODEL} HTTP/1.1\r\nHost: x\r\n"
+                              f"Connection: close\r\n\r\n".encode())
+    finally:
+        serve_rest(running)  # drain waits for the serving loop
+    try:
+        deadline = time.monotonic() + 20
+        statuses = []
+        for connection in burst:
+            connection.settimeout(max(deadline - time.monotonic(), 0.01))
+            head, _, body = read_all(connection).partition(b"\r\n\r\n")
+            statuses.append(int(head.split(b" ")[1]))
+            assert set(json.loads(body)) <= {"model_version_status", "error"}
+        assert set(statuses) <= {200, 503} and 200 in statuses, statuses
+    finally:
+        for connection in burst:
+            connection.close()
+        running.drain(5.0)
 
 
 def test_a_grpc_connection_without_calls_is_closed_after_the_idle_timeout(server):

@@ -38,7 +38,9 @@ class RestServer(ThreadingHTTPServer):
     """Counts requests in flight, so that shutdown can wait for them and no more: idle
     keep-alive connections (daemon threads) do not hold the process. At most
     ``limits.max_connections`` connections are served at once (a thread each); one more is
-    answered 503 and closed. A connection that sends nothing for ``limits.idle_timeout``
+    answered 503 and closed; the listen queue holds at least as many connections
+    (``socket.SOMAXCONN``, as Go's net/http listens), so that a burst of them is answered
+    rather than left unaccepted. A connection that sends nothing for ``limits.idle_timeout``
     seconds is closed; a request not received whole ``limits.read_timeout`` seconds after
     its first byte is answered 408 and its connection closed. A connection closed after an
     answer is closed lingering (``LINGER_SECONDS``, ``LINGER_BYTES``)."""
@@ -48,6 +50,7 @@ class RestServer(ThreadingHTTPServer):
     def __init__(self, address, versions: Versions):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        self.request_queue_size = max(versions.limits.max_connections, socket.SOMAXCONN)
         super().__init__(address, _Handler)
         self.versions = versions
         self._in_flight = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -291,6 +292,32 @@ def test_a_burst_of_twice_max_connections_is_each_answered_200_or_503(tmp_path):
         for connection in burst:
             connection.close()
         running.drain(5.0)
+
+
+RESET_AFTER = {"half a request line": b"POST /v1/models/", "headers": GOOD[:60],
+               "half a body": GOOD[:-20]}
+
+
+@pytest.mark.parametrize("case", list(RESET_AFTER))
+def test_a_client_reset_logs_no_traceback(tmp_path, capfd, case):
+    base = tmp_path / MODEL
+    write_flights_version(str(base), 1)
+    versions = Versions(MODEL, str(base), Limits(), log=lambda message: None)
+    versions.poll()
+    running, port = bind_rest(versions, "127.0.0.1", 0)
+    serve_rest(running)
+    try:
+        connection = connected(port)
+        connection.sendall(RESET_AFTER[case])
+        time.sleep(0.3)  # the server is reading
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()  # a reset
+        time.sleep(0.5)
+        assert rest_call(port, "GET", f"/v1/models/{MODEL}")[0] == 200
+    finally:
+        running.drain(5.0)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err, err
 
 
 def test_a_grpc_connection_without_calls_is_closed_after_the_idle_timeout(server):

@@ -76,6 +76,12 @@ class RestServer(ThreadingHTTPServer):
         finally:
             self._connections.release()
 
+    def handle_error(self, request, client_address):
+        """A client that resets its connection or stops sending is no fault of the server:
+        nothing is logged. Anything else is logged with its traceback, as by default."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def enter(self) -> None:
         with self._idle:
             self._in_flight += 1
@@ -233,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status, reply = 200, self._route(method, self._body())
             except ServingError as error:
                 status, reply = error.http_status, {"error": error.message}
-            except TimeoutError:  # the client stopped sending its body
+            except (TimeoutError, ConnectionError):  # the client stopped or reset its body
                 self.close_connection = True
                 return
             except _Overdue:

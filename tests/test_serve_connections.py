@@ -259,6 +259,24 @@ def test_a_connection_past_the_limit_is_answered_503_in_json(server):
     assert_still_serving(server)
 
 
+def test_a_connection_past_the_limit_sending_a_large_body_receives_the_503(server):
+    idle = [connected(server.rest_port) for _ in range(MAX_CONNECTIONS)]
+    try:
+        for connection in idle:  # each is being served once it answers
+            connection.sendall(GOOD)
+            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+        body = b"1" * 8 * 2 ** 20
+        with connected(server.rest_port) as extra:
+            extra.sendall(f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            reply = read_all(extra)
+        assert reply.startswith(b"HTTP/1.1 503 "), reply[:200]
+    finally:
+        for connection in idle:
+            connection.close()
+    assert_still_serving(server)
+
+
 BURST_CONNECTIONS = 64
 
 

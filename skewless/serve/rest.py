@@ -61,11 +61,17 @@ class RestServer(ThreadingHTTPServer):
         if self._connections.acquire(blocking=False):
             super().process_request(request, client_address)
             return
+        threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 and close lingering, in a thread of its own: the accepting loop goes on."""
+        limits = self.versions.limits
         try:
             request.settimeout(1.0)
             request.sendall(_reply(503, {"error": (
-                f"the server has --max-connections {self.versions.limits.max_connections} "
+                f"the server has --max-connections {limits.max_connections} "
                 f"connections open: try again later")}, close=True))
+            _close_lingering(request, limits)
         except OSError:
             pass
         self.shutdown_request(request)
@@ -107,6 +113,25 @@ def _reply(status: int, reply: dict, close: bool = False) -> bytes:
             f"Content-Length: {len(data)}\r\n" + ("Connection: close\r\n" if close else "")
             + "\r\n")
     return head.encode("ascii") + data
+
+
+def _close_lingering(connection: socket.socket, limits: Limits) -> None:
+    """Close lingering, as nginx and Go's net/http do: end the writing side, then read and
+    drop what the client still sends (at most ``LINGER_BYTES``, for at most
+    ``LINGER_SECONDS``), so that a client still sending a body the server did not read
+    receives the answer, rather than a reset that would drop it."""
+    deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
+    dropped = bytearray(64 * 1024)
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        while left > 0 and (wait := deadline - time.monotonic()) > 0:
+            connection.settimeout(min(wait, limits.idle_timeout))
+            read = connection.recv_into(dropped, min(left, len(dropped)))
+            if not read:
+                return
+            left -= read
+    except OSError:  # a timeout, or the client is gone
+        pass
 
 
 class _Overdue(Exception):
@@ -193,26 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self):
         super().finish()
         if self.lingering:
-            self._linger()
-
-    def _linger(self) -> None:
-        """Close lingering, as nginx and Go's net/http do: end the writing side, then read
-        and drop what the client still sends (at most ``LINGER_BYTES``, for at most
-        ``LINGER_SECONDS``), so that a client still sending a body the server did not read
-        receives the answer, rather than a reset that would drop it."""
-        limits = self.server.versions.limits
-        deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
-        dropped = bytearray(64 * 1024)
-        try:
-            self.connection.shutdown(socket.SHUT_WR)
-            while left > 0 and (wait := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(min(wait, limits.idle_timeout))
-                read = self.connection.recv_into(dropped, min(left, len(dropped)))
-                if not read:
-                    return
-                left -= read
-        except OSError:  # a timeout, or the client is gone
-            pass
+            _close_lingering(self.connection, self.server.versions.limits)
 
     def __getattr__(self, name: str):
         """``do_METHOD`` for every method: the ones the API does not take (PUT, DELETE,

@@ -193,11 +193,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def parse_request(self) -> bool:
-        """The HTTP layer's parsing of the request line and headers, and a header line it
+        """The HTTP layer's parsing of the request line (after an empty line, which is
+        ignored: a client may send one after a request's body) and headers, and a header line it
         would stop at (a space before the colon, no colon, a name that is not ASCII: every
         later header, ``Content-Length`` among them, would be ignored and the body read as
         another request) or fold into the line before refused, as RFC 9112 5.1 and 5.2
         ask: answered 400 and the connection closed."""
+        if self.raw_requestline in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignored before a request
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.send_error(414)
+                return False
         if not super().parse_request():
             return False
         bad = _malformed_header(self.headers)

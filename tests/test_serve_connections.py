@@ -277,6 +277,20 @@ def test_a_connection_past_the_limit_sending_a_large_body_receives_the_503(serve
     assert_still_serving(server)
 
 
+@pytest.mark.parametrize("sent", [0, 1, 41])
+def test_a_body_cut_short_by_a_half_close_is_400(server, sent):
+    head, body = GOOD.split(b"\r\n\r\n")
+    with connected(server.rest_port) as connection:
+        connection.sendall(head + b"\r\n\r\n" + body[:sent])
+        connection.shutdown(socket.SHUT_WR)
+        reply = read_all(connection)
+    status, _, answer = reply.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in status, reply
+    assert json.loads(answer) == {"error": f"the body of {sent} bytes is shorter than its "
+                                           f"Content-Length {len(body)}"}
+    assert_still_serving(server)
+
+
 BURST_CONNECTIONS = 64
 
 

@@ -291,7 +291,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ServingError:
             self.close_connection = True
             raise
-        return self.rfile.read(int(length))
+        body = self.rfile.read(int(length))
+        if len(body) < int(length):  # the client ended its side of the connection
+            self.close_connection = True
+            raise invalid(f"the body of {len(body)} bytes is shorter than its Content-Length "
+                          f"{int(length)}")
+        return body
 
     def _route(self, method: str, body: bytes):
         path = self.path.split("?", 1)[0]

@@ -132,11 +132,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-timeout", type=_positive_seconds,
                        help="seconds a connection may send nothing before it is closed: "
                             "each read of a REST request, a gRPC connection between calls "
-                            "(default 30)")
+                            "(default 30; above 0 and below 1000000)")
     serve.add_argument("--read-timeout", type=_positive_seconds,
                        help="seconds a REST client may take to send one request whole "
                             "(request line, headers and body), from its first byte; one "
-                            "later is answered 408 and its connection closed (default 60)")
+                            "later is answered 408 and its connection closed (default 60; "
+                            "above 0 and below 1000000)")
     serve.add_argument("--max-connections", type=_POSITIVE,
                        help="REST connections served at once (one more is answered 503), "
                             "and gRPC calls in progress at once (one more is "
@@ -207,7 +208,8 @@ def _positive_seconds(text: str) -> float:
     except ValueError:
         value = 0.0
     if not 0 < value < 10 ** 6:  # NaN and infinity included
-        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a number of seconds above 0 and below 1000000: {text!r}")
     return value
 
 

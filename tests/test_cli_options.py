@@ -51,6 +51,18 @@ def test_numeric_options_out_of_range_are_argparse_errors(case, capsys):
     assert "Traceback" not in err and len(err) < 2000
 
 
+@pytest.mark.parametrize("option", ["--idle-timeout", "--read-timeout"])
+@pytest.mark.parametrize("value", ["1e10", "1000000", "0", "-2", "nan"])
+def test_a_timeout_out_of_range_is_refused_stating_the_whole_range(option, value, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(SERVE + [option, value])
+    assert "above 0 and below 1000000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert help_text.count("above 0 and below 1000000") == 2, help_text
+
+
 ACCEPTED = {
     "check: 0 examples with --data": (["check", SPEC, "--examples", "0", "--data", "d"],
                                       {"examples": 0}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -23,6 +24,10 @@ import requests
 from serve_models import write_flights_version
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 from test_serve import MODEL, Server, assert_still_serving, rest_call
+
+from skewless.serve.limits import Limits
+from skewless.serve.rest import bind_rest, serve_rest
+from skewless.serve.versions import Versions
 
 IDLE_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
@@ -252,6 +257,99 @@ def test_a_connection_past_the_limit_is_answered_503_in_json(server):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert_still_serving(server)
+
+
+def test_a_connection_past_the_limit_sending_a_large_body_receives_the_503(server):
+    idle = [connected(server.rest_port) for _ in range(MAX_CONNECTIONS)]
+    try:
+        for connection in idle:  # each is being served once it answers
+            connection.sendall(GOOD)
+            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+        body = b"1" * 8 * 2 ** 20
+        with connected(server.rest_port) as extra:
+            extra.sendall(f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            reply = read_all(extra)
+        assert reply.startswith(b"HTTP/1.1 503 "), reply[:200]
+    finally:
+        for connection in idle:
+            connection.close()
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize("sent", [0, 1, 41])
+def test_a_body_cut_short_by_a_half_close_is_400(server, sent):
+    head, body = GOOD.split(b"\r\n\r\n")
+    with connected(server.rest_port) as connection:
+        connection.sendall(head + b"\r\n\r\n" + body[:sent])
+        connection.shutdown(socket.SHUT_WR)
+        reply = read_all(connection)
+    status, _, answer = reply.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in status, reply
+    assert json.loads(answer) == {"error": f"the body of {sent} bytes is shorter than its "
+                                           f"Content-Length {len(body)}"}
+    assert_still_serving(server)
+
+
+BURST_CONNECTIONS = 64
+
+
+def test_a_burst_of_twice_max_connections_is_each_answered_200_or_503(tmp_path):
+    """The burst waits in the listen queue (the server is listening, not yet serving): each
+    connection is made at once, none left for the client's SYN retries (some 60 s)."""
+    base = tmp_path / MODEL
+    write_flights_version(str(base), 1)
+    versions = Versions(MODEL, str(base), Limits(max_connections=BURST_CONNECTIONS),
+                        log=lambda message: None)
+    versions.poll()
+    running, port = bind_rest(versions, "127.0.0.1", 0)
+    burst = []
+    try:
+        for _ in range(2 * BURST_CONNECTIONS):
+            burst.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            burst[-1].sendall(f"GET /v1/models/{MODEL} HTTP/1.1\r\nHost: x\r\n"
+                              f"Connection: close\r\n\r\n".encode())
+    finally:
+        serve_rest(running)  # drain waits for the serving loop
+    try:
+        deadline = time.monotonic() + 20
+        statuses = []
+        for connection in burst:
+            connection.settimeout(max(deadline - time.monotonic(), 0.01))
+            head, _, body = read_all(connection).partition(b"\r\n\r\n")
+            statuses.append(int(head.split(b" ")[1]))
+            assert set(json.loads(body)) <= {"model_version_status", "error"}
+        assert set(statuses) <= {200, 503} and 200 in statuses, statuses
+    finally:
+        for connection in burst:
+            connection.close()
+        running.drain(5.0)
+
+
+RESET_AFTER = {"half a request line": b"POST /v1/models/", "headers": GOOD[:60],
+               "half a body": GOOD[:-20]}
+
+
+@pytest.mark.parametrize("case", list(RESET_AFTER))
+def test_a_client_reset_logs_no_traceback(tmp_path, capfd, case):
+    base = tmp_path / MODEL
+    write_flights_version(str(base), 1)
+    versions = Versions(MODEL, str(base), Limits(), log=lambda message: None)
+    versions.poll()
+    running, port = bind_rest(versions, "127.0.0.1", 0)
+    serve_rest(running)
+    try:
+        connection = connected(port)
+        connection.sendall(RESET_AFTER[case])
+        time.sleep(0.3)  # the server is reading
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()  # a reset
+        time.sleep(0.5)
+        assert rest_call(port, "GET", f"/v1/models/{MODEL}")[0] == 200
+    finally:
+        running.drain(5.0)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err, err
 
 
 def test_a_grpc_connection_without_calls_is_closed_after_the_idle_timeout(server):

@@ -590,6 +590,31 @@ def test_a_malformed_header_line_is_400_and_the_connection_closed(server, case):
     assert_still_serving(server)
 
 
+STATUS_REQUEST = f"GET /v1/models/{MODEL} HTTP/1.1\r\nHost: x\r\n".encode()
+EMPTY_LINE_BEFORE = {
+    "CRLF before the first request": [b"\r\n" + STATUS_REQUEST],
+    "LF before the first request": [b"\n" + STATUS_REQUEST],
+    "CRLF between pipelined requests": [STATUS_REQUEST, b"\r\n" + STATUS_REQUEST],
+    "CRLF after a body, before the next request": [
+        post_head(b"52") + b'{"signature_name": "double", "instances": [[1, 1]]}\n',
+        b"\r\n" + STATUS_REQUEST],
+}
+
+
+@pytest.mark.parametrize("case", list(EMPTY_LINE_BEFORE))
+def test_an_empty_line_before_a_request_is_ignored(server, case):
+    requests = EMPTY_LINE_BEFORE[case]
+    data = b"".join(request + b"Connection: close\r\n\r\n" if index == len(requests) - 1
+                    else request + b"\r\n" * (not request.startswith(b"POST"))
+                    for index, request in enumerate(requests))
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as connection:
+        connection.sendall(data)
+        reply = b""
+        while chunk := connection.recv(65536):
+            reply += chunk
+    assert reply.count(b"HTTP/1.1 200 ") == len(requests), reply
+
+
 @pytest.mark.parametrize("case", list(BAD_REQUEST_LINES))
 def test_malformed_request_lines_get_a_json_answer(server, case):
     data, expected = BAD_REQUEST_LINES[case]

@@ -38,7 +38,9 @@ class RestServer(ThreadingHTTPServer):
     """Counts requests in flight, so that shutdown can wait for them and no more: idle
     keep-alive connections (daemon threads) do not hold the process. At most
     ``limits.max_connections`` connections are served at once (a thread each); one more is
-    answered 503 and closed. A connection that sends nothing for ``limits.idle_timeout``
+    answered 503 and closed; the listen queue holds at least as many connections
+    (``socket.SOMAXCONN``, as Go's net/http listens), so that a burst of them is answered
+    rather than left unaccepted. A connection that sends nothing for ``limits.idle_timeout``
     seconds is closed; a request not received whole ``limits.read_timeout`` seconds after
     its first byte is answered 408 and its connection closed. A connection closed after an
     answer is closed lingering (``LINGER_SECONDS``, ``LINGER_BYTES``)."""
@@ -48,6 +50,7 @@ class RestServer(ThreadingHTTPServer):
     def __init__(self, address, versions: Versions):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        self.request_queue_size = max(versions.limits.max_connections, socket.SOMAXCONN)
         super().__init__(address, _Handler)
         self.versions = versions
         self._in_flight = 0
@@ -58,11 +61,17 @@ class RestServer(ThreadingHTTPServer):
         if self._connections.acquire(blocking=False):
             super().process_request(request, client_address)
             return
+        threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 and close lingering, in a thread of its own: the accepting loop goes on."""
+        limits = self.versions.limits
         try:
             request.settimeout(1.0)
             request.sendall(_reply(503, {"error": (
-                f"the server has --max-connections {self.versions.limits.max_connections} "
+                f"the server has --max-connections {limits.max_connections} "
                 f"connections open: try again later")}, close=True))
+            _close_lingering(request, limits)
         except OSError:
             pass
         self.shutdown_request(request)
@@ -72,6 +81,12 @@ class RestServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._connections.release()
+
+    def handle_error(self, request, client_address):
+        """A client that resets its connection or stops sending is no fault of the server:
+        nothing is logged. Anything else is logged with its traceback, as by default."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def enter(self) -> None:
         with self._idle:
@@ -98,6 +113,25 @@ def _reply(status: int, reply: dict, close: bool = False) -> bytes:
             f"Content-Length: {len(data)}\r\n" + ("Connection: close\r\n" if close else "")
             + "\r\n")
     return head.encode("ascii") + data
+
+
+def _close_lingering(connection: socket.socket, limits: Limits) -> None:
+    """Close lingering, as nginx and Go's net/http do: end the writing side, then read and
+    drop what the client still sends (at most ``LINGER_BYTES``, for at most
+    ``LINGER_SECONDS``), so that a client still sending a body the server did not read
+    receives the answer, rather than a reset that would drop it."""
+    deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
+    dropped = bytearray(64 * 1024)
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        while left > 0 and (wait := deadline - time.monotonic()) > 0:
+            connection.settimeout(min(wait, limits.idle_timeout))
+            read = connection.recv_into(dropped, min(left, len(dropped)))
+            if not read:
+                return
+            left -= read
+    except OSError:  # a timeout, or the client is gone
+        pass
 
 
 class _Overdue(Exception):
@@ -159,11 +193,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def parse_request(self) -> bool:
-        """The HTTP layer's parsing of the request line and headers, and a header line it
+        """The HTTP layer's parsing of the request line (after an empty line, which is
+        ignored: a client may send one after a request's body) and headers, and a header line it
         would stop at (a space before the colon, no colon, a name that is not ASCII: every
         later header, ``Content-Length`` among them, would be ignored and the body read as
         another request) or fold into the line before refused, as RFC 9112 5.1 and 5.2
         ask: answered 400 and the connection closed."""
+        if self.raw_requestline in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignored before a request
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.send_error(414)
+                return False
         if not super().parse_request():
             return False
         bad = _malformed_header(self.headers)
@@ -184,26 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self):
         super().finish()
         if self.lingering:
-            self._linger()
-
-    def _linger(self) -> None:
-        """Close lingering, as nginx and Go's net/http do: end the writing side, then read
-        and drop what the client still sends (at most ``LINGER_BYTES``, for at most
-        ``LINGER_SECONDS``), so that a client still sending a body the server did not read
-        receives the answer, rather than a reset that would drop it."""
-        limits = self.server.versions.limits
-        deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
-        dropped = bytearray(64 * 1024)
-        try:
-            self.connection.shutdown(socket.SHUT_WR)
-            while left > 0 and (wait := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(min(wait, limits.idle_timeout))
-                read = self.connection.recv_into(dropped, min(left, len(dropped)))
-                if not read:
-                    return
-                left -= read
-        except OSError:  # a timeout, or the client is gone
-            pass
+            _close_lingering(self.connection, self.server.versions.limits)
 
     def __getattr__(self, name: str):
         """``do_METHOD`` for every method: the ones the API does not take (PUT, DELETE,
@@ -230,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status, reply = 200, self._route(method, self._body())
             except ServingError as error:
                 status, reply = error.http_status, {"error": error.message}
-            except TimeoutError:  # the client stopped sending its body
+            except (TimeoutError, ConnectionError):  # the client stopped or reset its body
                 self.close_connection = True
                 return
             except _Overdue:
@@ -270,7 +291,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ServingError:
             self.close_connection = True
             raise
-        return self.rfile.read(int(length))
+        body = self.rfile.read(int(length))
+        if len(body) < int(length):  # the client ended its side of the connection
+            self.close_connection = True
+            raise invalid(f"the body of {len(body)} bytes is shorter than its Content-Length "
+                          f"{int(length)}")
+        return body
 
     def _route(self, method: str, body: bytes):
         path = self.path.split("?", 1)[0]

@@ -163,3 +163,36 @@ def test_checked_array_keeps_every_integer_in_range_and_refuses_the_next_one(dty
         with pytest.raises(ServingError, match=rf"^input 'x': {value} is out of range for "
                                                rf"{np.dtype(dtype).name}$"):
             checked_array([1, value, 2], dtype, "input 'x'")
+
+
+def test_values_in_a_field_the_dtype_does_not_read_are_refused(server):
+    """TensorFlow reads one field per dtype and ignores the others: a request whose values
+    sit in another field would be served as zeros (or as its tensor_content alone)."""
+    int64_content = np.array([7, 9], np.int64).tobytes()
+    cases = {  # (signature, input, proto, the field named)
+        "int64 values in float_val": ("as_int64", "x", tensor(
+            types_pb2.DT_INT64, [2], float_val=[7.0, 9.0]), "values in float_val, where a int64 "
+                                                            "tensor takes them in int64_val or "
+                                                            "tensor_content, not both"),
+        "int64 values in bool_val": ("as_int64", "x", tensor(types_pb2.DT_INT64, [1],
+                                                             bool_val=[True]), "bool_val"),
+        "int64 values in int_val": ("as_int64", "x", tensor(types_pb2.DT_INT64, [1],
+                                                            int_val=[7]), "int_val"),
+        "float values in double_val": ("as_float32", "x", tensor(
+            types_pb2.DT_FLOAT, [1], double_val=[1.5]), "double_val"),
+        "int64_val and tensor_content": ("as_int64", "x", tensor(
+            types_pb2.DT_INT64, [2], int64_val=[1, 2], tensor_content=int64_content),
+            "values in int64_val, where a int64 tensor takes them in int64_val or "
+            "tensor_content, not both"),
+        "strings in int_val": ("echo", "data", tensor(types_pb2.DT_STRING, [1], int_val=[5]),
+                               "values in int_val, where a string tensor takes them in "
+                               "string_val only"),
+        "its own values and another field's": ("as_int64", "x", tensor(
+            types_pb2.DT_INT64, [2], int64_val=[7, 9], float_val=[1.0]), "float_val"),
+    }
+    for case, (signature, name, proto, phrase) in cases.items():
+        with pytest.raises(grpc.RpcError) as raised:
+            server.stub.Predict(predict_of(signature, **{name: proto}), 30.0)
+        assert raised.value.code() == Code.INVALID_ARGUMENT, (case, raised.value.details())
+        assert phrase in raised.value.details(), (case, raised.value.details())
+    assert_still_serving(server)

@@ -88,8 +88,24 @@ def tensor_from_proto(name: str, proto, info, limits: Limits) -> tf.Tensor:
     return tf.constant(_ndarray(name, proto), dtype=dtype)
 
 
+# Every field of a TensorProto that holds values (float8_val from TensorFlow 2.19 on).
+_ALL_VALUE_FIELDS = tuple(field for field in (
+    "half_val", "float_val", "double_val", "int_val", "string_val", "scomplex_val", "int64_val",
+    "bool_val", "dcomplex_val", "resource_handle_val", "variant_val", "uint32_val",
+    "uint64_val", "float8_val") if field in tensor_pb2.TensorProto.DESCRIPTOR.fields_by_name)
+
+
 def _values_given(name: str, proto, dtype: tf.DType, elements: int) -> int:
-    """How many elements' values the proto holds, at most ``elements``."""
+    """How many elements' values the proto holds, at most ``elements``. Values in a field
+    the dtype does not read (``float_val`` of an int64 tensor), or in its field as well as in
+    ``tensor_content``, are INVALID_ARGUMENT: TensorFlow would ignore them silently."""
+    own = _VALUE_FIELDS.get(proto.dtype, ("tensor_content",))[0]
+    for field in _ALL_VALUE_FIELDS:
+        if len(getattr(proto, field)) and (field != own or proto.tensor_content):
+            where = {"tensor_content": own, "string_val": "string_val only"}.get(
+                own, f"{own} or tensor_content, not both")
+            raise invalid(f"input {name!r} is not a valid TensorProto: values in {field}, "
+                          f"where a {dtype.name} tensor takes them in {where}")
     if proto.tensor_content:
         if dtype == tf.string:
             raise invalid(f"input {name!r} is not a valid TensorProto: a string tensor's "

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import math
 import os
+import re
 import sys
 import threading
 from importlib import resources
@@ -41,6 +42,10 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _QUOTES = {value: "\\" + code for code, value in _ESCAPES.items()}
 # Characters that some editors and str.splitlines take for line breaks: escaped by quote().
 _LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# A string (to the line's end if unclosed), a comment, or a bracket; the string's pattern is
+# unrolled so that matching keeps no state per character
+_BRACKET_SCAN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|#|[()\[\]]', re.S)
+_ESCAPE = re.compile(r"\\(.)", re.S)  # a backslash and the character it escapes
 MAX_NESTING = 100  # brackets ( and [ open at once in one statement
 MAX_INT_DIGITS = 20  # more digits than any int64 has: such a literal is rejected when parsed
 
@@ -147,23 +152,12 @@ def split_statements(source: str) -> list[tuple[int, str]]:
 
 def _brackets(line: str):
     """(column, +1 or -1) of each bracket of a line outside strings and comments."""
-    in_string, escaped = False, False
-    for column, char in enumerate(line, start=1):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "#":
-            break
-        elif char in "([":
-            yield column, 1
-        elif char in ")]":
-            yield column, -1
+    for match in _BRACKET_SCAN.finditer(line):
+        char = match[0][0]
+        if char == "#":
+            return
+        if char != '"':
+            yield match.start() + 1, 1 if char in "([" else -1
 
 
 def _bracket_balance(line: str) -> int:
@@ -246,27 +240,26 @@ def _word(terminal: str) -> str:
 
 def unescape(token: str) -> str:
     """The value of a string literal: ``\\" \\\\ \\n \\t \\uXXXX`` escapes (UTF-8)."""
-    out, i, body = [], 0, token[1:-1]
-    while i < len(body):
-        char = body[i]
-        if char != "\\":
-            out.append(char)
-            i += 1
-            continue
-        code = body[i + 1]
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    out, start = [], 0
+    for match in _ESCAPE.finditer(body):
+        out.append(body[start:match.start()])
+        code, start = match[1], match.end()
         if code in _ESCAPES:
             out.append(_ESCAPES[code])
-            i += 2
         elif code == "u":
-            digits = body[i + 2:i + 6]
+            digits = body[start:start + 4]
             if len(digits) != 4 or any(d not in "0123456789abcdefABCDEF" for d in digits):
                 raise ValueError("'\\u' in a string must be followed by 4 hex digits, as in '\\u00e9'")
             if 0xD800 <= int(digits, 16) <= 0xDFFF:
                 raise ValueError(f"'\\u{digits}' is a UTF-16 surrogate, not a character")
             out.append(chr(int(digits, 16)))
-            i += 6
+            start += 4
         else:
             raise ValueError(f"unknown escape '\\{code}' in string")
+    out.append(body[start:])
     return "".join(out)
 
 

@@ -225,3 +225,27 @@ def test_shapes_at_the_limits_are_accepted():
                  "input p: sparse float32[4611686018427387904] from (i, j)\n"
                  "input w: float32[" + ", ".join(["1"] * 32) + "]\n"
                  "feature a = q\nfeature b = one_hot(r, 1024)\nfeature c = p\nfeature d = w\n")
+
+
+# ---- long string literals: memory and time in proportion to their length ------------------------
+
+def test_a_string_literal_of_megabytes_is_parsed_in_memory_in_proportion_to_it():
+    """The lexer's string pattern keeps no matching state per character (it did: about 350
+    bytes a character, 1.7 GB for a 5 MB literal), nor do the bracket count and unescaping."""
+    import tracemalloc
+
+    from skewless.syntax import parse
+
+    size = 4 * 2**20
+    # bytes traced per byte of literal, at most: a few copies of the text; and with an escape
+    # every 6 characters, the pieces between escapes as well (some 46 per byte)
+    for body, bound in (("a" * size, 8), ("(\\\"# " * (size // 6), 64)):
+        text = f'input s: string\nfeature f = s == "{body}"\n'
+        tracemalloc.start()
+        try:
+            spec = parse(text, "big.feat")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert spec.definitions[0].expr.right.value == body.replace('\\"', '"')
+        assert peak < bound * size, f"{peak / 2**20:.0f} MB traced for a {size // 2**20} MB literal"

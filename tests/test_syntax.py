@@ -3,9 +3,12 @@ test reads as the grouping the language reference promises."""
 from __future__ import annotations
 
 import math
+import re
 import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skewless import SpecError, ast, syntax
 from skewless.compiler import check_source
@@ -490,3 +493,56 @@ def test_only_a_newline_ends_a_line(tmp_path, separator):
     assert message.count("error:") == 1, message
     assert "s.feat:6:13: error:" in message and "nosuch" in message
     assert "feature w = nosuch(x)" in message
+
+
+# ---- brackets and escapes, against a character-by-character reading ----------------------------
+
+def _brackets_by_character(line):
+    """The bracket steps of a line read one character at a time: the reference."""
+    in_string = escaped = False
+    for column, char in enumerate(line, start=1):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "#":
+            return
+        elif char in "([":
+            yield column, 1
+        elif char in ")]":
+            yield column, -1
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from('()[]"\\#ab \n'), max_size=60))
+def test_brackets_outside_strings_and_comments_are_found_as_by_reading_each_character(line):
+    assert list(syntax._brackets(line)) == list(_brackets_by_character(line))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_a_quoted_string_reads_back_as_itself(value):
+    assert syntax.unescape(syntax.quote(value)) == value
+
+
+@pytest.mark.parametrize("token, value", [
+    ('""', ""), ('"abc"', "abc"), ('"a\\"b"', 'a"b'), ('"\\\\"', "\\"), ('"\\\\n"', "\\n"),
+    ('"\\n\\t"', "\n\t"), ('"x\\u00e9y"', "xéy"), ('"\\u00E9\\u0041"', "éA"),
+    ('"\\\\\\""', '\\"'), ('"a\\\\u0041"', "a\\u0041"),
+])
+def test_escapes_by_hand(token, value):
+    assert syntax.unescape(token) == value
+
+
+@pytest.mark.parametrize("token, message", [
+    ('"\\q"', "unknown escape '\\q'"), ('"\\u00g1"', "4 hex digits"), ('"\\u12"', "4 hex digits"),
+    ('"\\ud800"', "UTF-16 surrogate"), ('"ok\\u0041\\x"', "unknown escape '\\x'"),
+])
+def test_bad_escapes_by_hand(token, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        syntax.unescape(token)

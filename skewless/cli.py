@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
   skewless serve exports/flights --model-name flights --port 0 --rest-port 0 --host 0.0.0.0""")
     serve.add_argument("export_dir_base", help="the folder of numbered SavedModel versions "
                                                "(the newest is served; new ones are picked up)")
-    serve.add_argument("--model-name", required=True, help="the model name clients ask for")
+    serve.add_argument("--model-name", required=True, type=_model_name,
+                       help="the model name clients ask for")
     serve.add_argument("--port", type=_PORT, default=8500,
                        help="gRPC port (default 8500; 0 picks a free one)")
     serve.add_argument("--rest-port", type=_PORT, default=8501,
@@ -211,6 +212,12 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"not a number of seconds above 0 and below 1000000: {text!r}")
     return value
+
+
+def _model_name(text: str) -> str:
+    if not text:  # no REST path (/v1/models/NAME) can name it
+        raise argparse.ArgumentTypeError("a model name cannot be empty")
+    return text
 
 
 def _constants_arguments(parser) -> None:

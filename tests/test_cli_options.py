@@ -20,6 +20,7 @@ REFUSED = {
     "check: negative seed": (["check", SPEC, "--seed", "-1"], "--seed"),
     "check: seed past 2**32 - 1": (["check", SPEC, "--seed", str(2**32)], "--seed"),
     "check: seed of 5000 digits": (["check", SPEC, "--seed", "9" * 5000], "--seed"),
+    "serve: an empty model name": (["serve", "exports", "--model-name", ""], "--model-name"),
     "serve: negative port": (SERVE + ["--port", "-1"], "--port"),
     "serve: port past 65535": (SERVE + ["--port", "65536"], "--port"),
     "serve: REST port past 65535": (SERVE + ["--rest-port", "99999"], "--rest-port"),

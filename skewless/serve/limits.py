@@ -77,7 +77,7 @@ class Limits:
         if dims:
             self.check_rows(dims[0], where)
         itemsize = _STRING_ELEMENT_BYTES if dtype == object else dtype.itemsize
-        self.check_body(math.prod(dims) * itemsize, f"{where} of shape {list(dims)} would take")
+        self.check_body(math.prod(dims) * itemsize, f"{where} of shape {list(dims)}, a tensor")
 
 
 def out_of_range(where: str, value, dtype: np.dtype):

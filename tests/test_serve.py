@@ -44,6 +44,7 @@ class Server:
     """``skewless serve`` in a subprocess on free loopback ports (``--port 0``)."""
 
     def __init__(self, base, *options, name=MODEL):
+        self.base = str(base)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "skewless", "serve", str(base), "--model-name", name,
              "--port", "0", "--rest-port", "0", *options],
@@ -435,6 +436,7 @@ def test_grpc_bad_request(server, case):
         getattr(stub, method)(make_request(), 30.0)
     assert raised.value.code() == code
     assert phrase in raised.value.details()
+    assert server.base not in raised.value.details()  # a client learns no server folder
     assert_still_serving(server)
 
 

@@ -82,11 +82,11 @@ class Versions:
                 if self._latest is not None:
                     return self._loaded[self._latest]
             raise not_found(f"Servable not found for request: {wanted}: no version of "
-                            f"{self.name!r} under {self.base_dir} is loaded")
+                            f"{self.name!r} is loaded")
         path = versions_on_disk(self.base_dir).get(version)
         if path is None:
             raise not_found(f"Servable not found for request: {wanted}: there is no version "
-                            f"{version} under {self.base_dir}")
+                            f"{version}")
         servable = self._load(version, path)
         if servable is None:
             with self._lock:

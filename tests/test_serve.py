@@ -362,6 +362,13 @@ def _examples(*features, signature="classify"):
     return request
 
 
+def _labelled_status_request():
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = MODEL
+    request.model_spec.version_label = "stable"
+    return request
+
+
 def _status_request(version):
     request = get_model_status_pb2.GetModelStatusRequest()
     request.model_spec.name = MODEL
@@ -382,6 +389,8 @@ BAD_GRPC = {
                       Code.NOT_FOUND, "trains"),
     "unknown version": ("Predict", lambda: predict_request(flights_inputs(), version=9),
                         Code.NOT_FOUND, "no version 9"),
+    "a version label, status": ("GetModelStatus", _labelled_status_request,
+                                Code.INVALID_ARGUMENT, "version labels are not supported"),
     "unknown version status": ("GetModelStatus", lambda: _status_request(9), Code.NOT_FOUND,
                                "version 9"),
     "unknown signature": ("Predict", lambda: predict_request(flights_inputs(), "nope"),
@@ -444,6 +453,11 @@ PREDICT = f"/v1/models/{MODEL}:predict"
 CLASSIFY = f"/v1/models/{MODEL}:classify"
 BAD_REST = {
     "unknown model": ("POST", "/v1/models/trains:predict", {"instances": [1]}, 404, "trains"),
+    **{f"a version label, {what}": (method, f"/v1/models/{MODEL}/labels/stable{action}", body, 400,
+                                    "version labels are not supported (got 'stable')")
+       for what, method, action, body in [("status", "GET", "", None),
+                                          ("metadata", "GET", "/metadata", None),
+                                          ("predict", "POST", ":predict", {"instances": [1]})]},
     "unknown version": ("POST", f"/v1/models/{MODEL}/versions/9:predict", {"instances": [1]},
                         404, "no version 9"),
     "unknown version metadata": ("GET", f"/v1/models/{MODEL}/versions/9/metadata", None, 404,

@@ -21,13 +21,15 @@ _State = get_model_status_pb2.ModelVersionStatus.State
 
 
 def resolve(versions: Versions, spec: model_pb2.ModelSpec) -> Servable:
-    if spec.version_label:
-        raise invalid(f"version labels are not supported (got {spec.version_label!r}): "
-                      f"ask for a version number, or none for the newest")
     return versions.resolve(spec.name, requested_version(spec))
 
 
 def requested_version(spec: model_pb2.ModelSpec) -> Optional[int]:
+    """The version number a request names, None for the newest; INVALID_ARGUMENT for a
+    version label, which this server does not support."""
+    if spec.version_label:
+        raise invalid(f"version labels are not supported (got {spec.version_label!r}): "
+                      f"ask for a version number, or none for the newest")
     return spec.version.value if spec.HasField("version") else None
 
 

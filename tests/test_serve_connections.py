@@ -410,3 +410,33 @@ def test_a_model_that_cannot_be_loaded_is_still_an_error_once_the_ports_are_free
          "--port", "0", "--rest-port", "0"], capture_output=True, text=True, timeout=180)
     assert second.returncode == 1, second.stderr
     assert "can be loaded" in second.stderr and "Traceback" not in second.stderr
+
+
+def test_a_flood_past_max_connections_holds_at_most_max_connections_refusing_threads(tmp_path):
+    """Each connection past --max-connections is answered 503; those closed lingering hold a
+    thread for up to LINGER_SECONDS, so at most --max-connections of them do at once: the
+    others are closed at once, and the process's threads stay bounded."""
+    base = tmp_path / MODEL
+    write_flights_version(str(base), 1)
+    versions = Versions(MODEL, str(base), Limits(max_connections=MAX_CONNECTIONS),
+                        log=lambda message: None)
+    versions.poll()
+    running, port = bind_rest(versions, "127.0.0.1", 0)
+    serve_rest(running)
+    held, flood = [connected(port) for _ in range(MAX_CONNECTIONS)], []
+    try:
+        for connection in held:  # each is served (and keeps its thread) once it answers
+            connection.sendall(GOOD)
+            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+        before = threading.active_count()
+        for _ in range(10 * MAX_CONNECTIONS):  # they send nothing: a lingering close waits
+            flood.append(connected(port))
+        deadline = time.monotonic() + 10
+        for connection in flood:
+            connection.settimeout(max(deadline - time.monotonic(), 0.01))
+            assert connection.recv(12) == b"HTTP/1.1 503"
+        assert threading.active_count() - before <= MAX_CONNECTIONS
+    finally:
+        for connection in held + flood:
+            connection.close()
+        running.drain(5.0)

@@ -56,25 +56,34 @@ class RestServer(ThreadingHTTPServer):
         self._in_flight = 0
         self._idle = threading.Condition()
         self._connections = threading.BoundedSemaphore(versions.limits.max_connections)
+        # refusals closing lingering at once (a thread each), at most as many as connections
+        self._refusals = threading.BoundedSemaphore(versions.limits.max_connections)
 
     def process_request(self, request, client_address):
         if self._connections.acquire(blocking=False):
             super().process_request(request, client_address)
-            return
-        threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
+        elif self._refusals.acquire(blocking=False):
+            threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
+        else:  # a flood: the 503 is sent if the socket takes it at once, then closed
+            self._refuse(request, linger=False)
 
-    def _refuse(self, request: socket.socket) -> None:
-        """Answer 503 and close lingering, in a thread of its own: the accepting loop goes on."""
+    def _refuse(self, request: socket.socket, linger: bool = True) -> None:
+        """Answer 503 and close; lingering in a thread of its own (the accepting loop goes
+        on), else without waiting for anything."""
         limits = self.versions.limits
         try:
-            request.settimeout(1.0)
+            request.settimeout(1.0 if linger else 0.0)
             request.sendall(_reply(503, {"error": (
                 f"the server has --max-connections {limits.max_connections} "
                 f"connections open: try again later")}, close=True))
-            _close_lingering(request, limits)
+            if linger:
+                _close_lingering(request, limits)
         except OSError:
             pass
-        self.shutdown_request(request)
+        finally:
+            self.shutdown_request(request)
+            if linger:
+                self._refusals.release()
 
     def process_request_thread(self, request, client_address):
         try:

@@ -7,6 +7,7 @@ connection without calls is closed after the idle timeout; a port in use is an e
 before any model is loaded."""
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -45,6 +46,29 @@ def server(tmp_path_factory):
                      "--max-request-bytes", str(MAX_REQUEST_BYTES))
     yield running
     running.stop()
+
+
+def bound_server(base, limits: Limits):
+    """An in-process REST server of version 1 of the test model under ``base``, bound to a
+    free loopback port, not yet serving: (server, port)."""
+    write_flights_version(str(base), 1)
+    versions = Versions(MODEL, str(base), limits, log=lambda message: None)
+    versions.poll()
+    return bind_rest(versions, "127.0.0.1", 0)
+
+
+@contextlib.contextmanager
+def served_connections(port: int, count: int = MAX_CONNECTIONS):
+    """``count`` connections, each answered once (so each holds a serving thread)."""
+    held = [connected(port) for _ in range(count)]
+    try:
+        for connection in held:
+            connection.sendall(GOOD)
+            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+        yield held
+    finally:
+        for connection in held:
+            connection.close()
 
 
 def connected(port: int) -> socket.socket:
@@ -233,11 +257,7 @@ def test_requests_are_answered_while_idle_connections_are_open(server):
 
 
 def test_a_connection_past_the_limit_is_answered_503_in_json(server):
-    idle = [connected(server.rest_port) for _ in range(MAX_CONNECTIONS)]
-    try:
-        for connection in idle:  # each is being served once it answers
-            connection.sendall(GOOD)
-            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+    with served_connections(server.rest_port):
         with connected(server.rest_port) as extra:
             reply = read_all(extra)
         head, _, body = reply.partition(b"\r\n\r\n")
@@ -245,9 +265,6 @@ def test_a_connection_past_the_limit_is_answered_503_in_json(server):
         assert json.loads(body) == {"error": f"the server has --max-connections "
                                              f"{MAX_CONNECTIONS} connections open: try again "
                                              f"later"}
-    finally:
-        for connection in idle:
-            connection.close()
     deadline = time.monotonic() + 30
     while True:  # the closed connections' threads end, and new connections are served
         with connected(server.rest_port) as connection:
@@ -260,20 +277,13 @@ def test_a_connection_past_the_limit_is_answered_503_in_json(server):
 
 
 def test_a_connection_past_the_limit_sending_a_large_body_receives_the_503(server):
-    idle = [connected(server.rest_port) for _ in range(MAX_CONNECTIONS)]
-    try:
-        for connection in idle:  # each is being served once it answers
-            connection.sendall(GOOD)
-            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+    with served_connections(server.rest_port):
         body = b"1" * 8 * 2 ** 20
         with connected(server.rest_port) as extra:
             extra.sendall(f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\n"
                           f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             reply = read_all(extra)
         assert reply.startswith(b"HTTP/1.1 503 "), reply[:200]
-    finally:
-        for connection in idle:
-            connection.close()
     assert_still_serving(server)
 
 
@@ -297,12 +307,7 @@ BURST_CONNECTIONS = 64
 def test_a_burst_of_twice_max_connections_is_each_answered_200_or_503(tmp_path):
     """The burst waits in the listen queue (the server is listening, not yet serving): each
     connection is made at once, none left for the client's SYN retries (some 60 s)."""
-    base = tmp_path / MODEL
-    write_flights_version(str(base), 1)
-    versions = Versions(MODEL, str(base), Limits(max_connections=BURST_CONNECTIONS),
-                        log=lambda message: None)
-    versions.poll()
-    running, port = bind_rest(versions, "127.0.0.1", 0)
+    running, port = bound_server(tmp_path / MODEL, Limits(max_connections=BURST_CONNECTIONS))
     burst = []
     try:
         for _ in range(2 * BURST_CONNECTIONS):
@@ -332,11 +337,7 @@ RESET_AFTER = {"half a request line": b"POST /v1/models/", "headers": GOOD[:60],
 
 @pytest.mark.parametrize("case", list(RESET_AFTER))
 def test_a_client_reset_logs_no_traceback(tmp_path, capfd, case):
-    base = tmp_path / MODEL
-    write_flights_version(str(base), 1)
-    versions = Versions(MODEL, str(base), Limits(), log=lambda message: None)
-    versions.poll()
-    running, port = bind_rest(versions, "127.0.0.1", 0)
+    running, port = bound_server(tmp_path / MODEL, Limits())
     serve_rest(running)
     try:
         connection = connected(port)
@@ -416,27 +417,20 @@ def test_a_flood_past_max_connections_holds_at_most_max_connections_refusing_thr
     """Each connection past --max-connections is answered 503; those closed lingering hold a
     thread for up to LINGER_SECONDS, so at most --max-connections of them do at once: the
     others are closed at once, and the process's threads stay bounded."""
-    base = tmp_path / MODEL
-    write_flights_version(str(base), 1)
-    versions = Versions(MODEL, str(base), Limits(max_connections=MAX_CONNECTIONS),
-                        log=lambda message: None)
-    versions.poll()
-    running, port = bind_rest(versions, "127.0.0.1", 0)
+    running, port = bound_server(tmp_path / MODEL, Limits(max_connections=MAX_CONNECTIONS))
     serve_rest(running)
-    held, flood = [connected(port) for _ in range(MAX_CONNECTIONS)], []
+    flood = []
     try:
-        for connection in held:  # each is served (and keeps its thread) once it answers
-            connection.sendall(GOOD)
-            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
-        before = threading.active_count()
-        for _ in range(10 * MAX_CONNECTIONS):  # they send nothing: a lingering close waits
-            flood.append(connected(port))
-        deadline = time.monotonic() + 10
-        for connection in flood:
-            connection.settimeout(max(deadline - time.monotonic(), 0.01))
-            assert connection.recv(12) == b"HTTP/1.1 503"
-        assert threading.active_count() - before <= MAX_CONNECTIONS
+        with served_connections(port):
+            before = threading.active_count()
+            for _ in range(10 * MAX_CONNECTIONS):  # they send nothing: lingering waits
+                flood.append(connected(port))
+            deadline = time.monotonic() + 10
+            for connection in flood:
+                connection.settimeout(max(deadline - time.monotonic(), 0.01))
+                assert connection.recv(12) == b"HTTP/1.1 503"
+            assert threading.active_count() - before <= MAX_CONNECTIONS
     finally:
-        for connection in held + flood:
+        for connection in flood:
             connection.close()
         running.drain(5.0)

@@ -102,16 +102,16 @@ def _values_given(name: str, proto, dtype: tf.DType, elements: int) -> int:
     the dtype does not read (``float_val`` of an int64 tensor), or in its field as well as in
     ``tensor_content``, are INVALID_ARGUMENT: TensorFlow would ignore them silently."""
     own = _VALUE_FIELDS.get(proto.dtype, ("tensor_content",))[0]
-    for field in _ALL_VALUE_FIELDS:
-        if len(getattr(proto, field)) and (field != own or proto.tensor_content):
-            where = {"tensor_content": own, "string_val": "string_val only"}.get(
-                own, f"{own} or tensor_content, not both")
-            raise invalid(f"input {name!r} is not a valid TensorProto: values in {field}, "
-                          f"where a {dtype.name} tensor takes them in {where}")
+    allowed = {own} if dtype == tf.string else {own, "tensor_content"}
+    given = [field for field in _ALL_VALUE_FIELDS if len(getattr(proto, field))]
+    given += ["tensor_content"] * bool(proto.tensor_content)
+    misplaced = [field for field in given if field not in allowed]
+    if misplaced or len(given) > 1:  # a field the dtype does not read, or two fields
+        takes = {"tensor_content": own, "string_val": "string_val only"}.get(
+            own, f"{own} or tensor_content, not both")
+        raise invalid(f"input {name!r} is not a valid TensorProto: values in {(misplaced or given)[0]}, "
+                      f"where a {dtype.name} tensor takes them in {takes}")
     if proto.tensor_content:
-        if dtype == tf.string:
-            raise invalid(f"input {name!r} is not a valid TensorProto: a string tensor's "
-                          f"values are in string_val, not tensor_content")
         expected = elements * dtype.size
         if len(proto.tensor_content) != expected:
             raise invalid(f"input {name!r} is not a valid TensorProto: tensor_content of "

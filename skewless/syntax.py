@@ -20,7 +20,7 @@ import lark
 
 from . import ast
 from .errors import Collector, source_lines
-from .types import FLOAT32_MAX, beyond_float32, underflows_float32
+from .types import FLOAT32_MAX, beyond_float32, rounds_to_zero_in_float32
 
 KEYWORDS = frozenset(
     "spec input label weight let feature target true false and or not in from sparse".split()
@@ -469,7 +469,7 @@ class _AstBuilder:
                                           f"(±{FLOAT32_MAX:.8g}); write inf for infinity")
             return ast.Literal(0.0, self._pos(token))
         written_nonzero = any(digit in "123456789" for digit in token.lower().partition("e")[0])
-        if written_nonzero and (value == 0 or underflows_float32(value)):  # 1e-400 is 0.0
+        if written_nonzero and rounds_to_zero_in_float32(value):  # 1e-400 reads as 0.0
             self._error(self._pos(token), f"number {token} rounds to 0 in float32 (the smallest "
                                           f"float32 above 0 is 2**-149, about 1.4e-45); write 0 "
                                           f"if 0 is meant")

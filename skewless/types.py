@@ -137,10 +137,10 @@ def beyond_float32(value: float) -> bool:
     return math.isfinite(value) and abs(value) >= _FLOAT32_OVERFLOW
 
 
-def underflows_float32(value: float) -> bool:
-    """Whether a number other than 0 rounds to 0 in float32: its magnitude is at most half
-    the smallest subnormal float32 (2**-149), and a tie rounds to even, 0."""
-    return value != 0 and math.isfinite(value) and abs(value) <= _FLOAT32_UNDERFLOW
+def rounds_to_zero_in_float32(value: float) -> bool:
+    """Whether a number rounds to 0 in float32: its magnitude is at most half the smallest
+    subnormal float32 (2**-149), and a tie rounds to even, 0."""
+    return abs(value) <= _FLOAT32_UNDERFLOW
 
 
 def constant_error(value):

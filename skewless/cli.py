@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
-import glob
 import importlib
 import logging
 import os
@@ -311,8 +310,10 @@ def _refuse_to_overwrite_inputs(output: str, args) -> None:
     inputs = [("the spec", args.spec)]
     if getattr(args, "stats", None):
         inputs.append(("the stats file", args.stats))
-    for pattern in getattr(args, "data", None) or ():
-        inputs += [("a data file", path) for path in [pattern, *glob.glob(pattern)]]
+    if getattr(args, "data", None):
+        from .records import list_files  # the files the command will read, as it finds them
+
+        inputs += [("a data file", path) for path in list_files(args.data)]
     for what, path in inputs:
         if _same_file(output, path):
             raise SkewlessError(f"{output}: is {what} this command reads: writing it would "
@@ -415,7 +416,6 @@ def _diff(path: str, original: str, formatted: str) -> list:
 def _serve(args) -> int:
     lazy.import_tensorflow()
     from .serve import serve
-
     from .serve.limits import Limits
 
     limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes",

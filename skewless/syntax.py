@@ -268,6 +268,8 @@ def quote(value: str) -> str:
     ``\\\\`` ``\\n`` ``\\t`` for those four characters; ``\\uXXXX`` (lower-case hex) for other
     control characters, line and paragraph separators and unprintable characters of the
     Basic Multilingual Plane; every other character as itself."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return '"' + value + '"'  # nothing to escape (a break or control is not printable)
     out = []
     for char in value:
         escape = _QUOTES.get(char)

@@ -560,6 +560,7 @@ BAD_REQUEST_LINES = {
                                   431),
     "over 100 headers": (b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", 431),
     "control bytes in the request line": (b"GET /\x00\x01 HTTP/1.1\x7f\r\n\r\n", 400),
+    "a request line of spaces": (b"   \r\nGET /v1/models/flights HTTP/1.1\r\n\r\n", 400),
 }
 
 
@@ -574,7 +575,26 @@ BAD_HEADER_LINES = {
     "a name of control bytes": (b"X\x01Y: 1", "is not 'name: value'"),
     "a line of spaces": (b"   x", "begins with a space or a tab"),
     "a folded line (obs-fold)": (b"X-Trace: 1\r\n 2", "begins with a space or a tab"),
+    # characters the header parser splits a line at, hiding or inventing a header
+    "a bare CR inside a line": (b"X-Trace: 1\rX-Other: 2", "is not 'name: value'"),
+    "a vertical tab inside a value": (b"X-Trace: 1\x0b2", "is not 'name: value'"),
+    "a form feed inside a value": (b"X-Trace: 1\x0c2", "is not 'name: value'"),
+    "a NEL inside a value": (b"X-Trace: 1\xc2\x852", "is not 'name: value'"),
+    "a NUL inside a value": (b"X-Trace: a\x00b", "is not 'name: value'"),
+    "DEL inside a value": (b"X-Trace: a\x7fb", "is not 'name: value'"),
+    "an empty name": (b": v", "': v' is not 'name: value'"),
 }
+
+
+def test_a_content_length_behind_a_bare_cr_is_not_read(server):
+    """``Host: x\\rContent-Length: N``: a proxy reading the CR as a space sees no length and
+    would send the body on as a request; the server must not read a length there either."""
+    status_line, headers, body = raw_reply(server.rest_port, (
+        f"POST {PREDICT} HTTP/1.1\r\nHost: x\rContent-Length: {len(SMUGGLED)}\r\n"
+        f"Connection: close\r\n\r\n".encode() + SMUGGLED))
+    assert status_line.startswith("HTTP/1.1 400 ") and headers["Connection"] == "close"
+    assert "is not 'name: value'" in json.loads(body)["error"]
+    assert_still_serving(server)
 
 
 @pytest.mark.parametrize("case", list(BAD_HEADER_LINES))
@@ -595,6 +615,9 @@ EMPTY_LINE_BEFORE = {
     "CRLF before the first request": [b"\r\n" + STATUS_REQUEST],
     "LF before the first request": [b"\n" + STATUS_REQUEST],
     "CRLF between pipelined requests": [STATUS_REQUEST, b"\r\n" + STATUS_REQUEST],
+    "several empty lines before the first request": [b"\r\n\n\r\n" + STATUS_REQUEST],
+    "several empty lines between pipelined requests": [STATUS_REQUEST,
+                                                       b"\r\n\r\n" + STATUS_REQUEST],
     "CRLF after a body, before the next request": [
         post_head(b"52") + b'{"signature_name": "double", "instances": [[1, 1]]}\n',
         b"\r\n" + STATUS_REQUEST],

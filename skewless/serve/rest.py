@@ -30,6 +30,11 @@ _ROUTE = re.compile(r"/v1/models/(?P<name>[^/:]+)"
                     r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
                     r"(?P<action>/metadata|:predict|:classify|:regress)?")
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
+# A header line: a field name (RFC 9110 5.1, a token), a colon, a field value of visible
+# characters, spaces and tabs (5.5; obs-text, bytes 0x80-0xFF, allowed but for 0x85, which
+# the header parser, reading bytes as Latin-1, takes for a line break), the line's end.
+_HEADER_LINE = re.compile(
+    rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\x84\x86-\xff]*\r?\n")
 # A \uD800-\uDFFF escape: a JSON string may hold a surrogate that is not half of a pair.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -202,23 +207,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def parse_request(self) -> bool:
-        """The HTTP layer's parsing of the request line (after an empty line, which is
-        ignored: a client may send one after a request's body) and headers, and a header line it
-        would stop at (a space before the colon, no colon, a name that is not ASCII: every
-        later header, ``Content-Length`` among them, would be ignored and the body read as
-        another request) or fold into the line before refused, as RFC 9112 5.1 and 5.2
-        ask: answered 400 and the connection closed."""
-        if self.raw_requestline in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignored before a request
+        """The HTTP layer's parsing of the request line, after any empty lines (RFC 9112
+        2.2: a client may send one after a request's body), and of the headers, each of
+        whose lines must be ``name: value`` as RFC 9110 5 and RFC 9112 5 write it: a line the
+        header parser would stop at (a space before the colon, no colon), split (a CR, a
+        form feed or a NEL inside it) or fold into the line before would make it ignore or
+        invent a header, ``Content-Length`` among them, and read the body as another
+        request. Such a line is answered 400 and the connection closed."""
+        while self.raw_requestline in (b"\r\n", b"\n"):  # the read timeout bounds this
             self.raw_requestline = self.rfile.readline(65537)
-            if len(self.raw_requestline) > 65536:
-                self.send_error(414)
-                return False
-        if not super().parse_request():
+        if len(self.raw_requestline) > 65536:
+            self.send_error(414)
             return False
-        bad = _malformed_header(self.headers)
+        if not self.raw_requestline:  # the client ended the connection after empty lines
+            self.close_connection = True
+            return False
+        if not self.raw_requestline.strip():
+            self.send_error(400, "Bad Request", "the request line is empty")
+            return False
+        reading, self.rfile = self.rfile, _LineRecorder(self.rfile)
+        try:
+            parsed = super().parse_request()
+        finally:
+            header_lines, self.rfile = self.rfile.lines, reading
+        if not parsed:
+            return False
+        bad = next((line for line in header_lines
+                    if line not in (b"\r\n", b"\n") and not _HEADER_LINE.fullmatch(line)), None)
         if bad is None:
             return True
-        self.send_error(400, "Bad Request", bad)
+        self.send_error(400, "Bad Request", _header_line_error(bad))
         return False
 
     def handle_one_request(self):
@@ -340,23 +358,27 @@ class _Handler(BaseHTTPRequestHandler):
         return json_convert.regress_response(servable.regress(signature, examples))
 
 
-def _malformed_header(headers) -> str | None:
-    """What is wrong with the first header line that ``http.client.parse_headers`` stopped
-    at (it keeps it and every later line as a payload) or folded (obs-fold, a line
-    beginning with a space or a tab); None if there is none."""
-    rest = headers.get_payload()
-    if rest:
-        line = rest.split("\r\n", 1)[0].split("\n", 1)[0]
-        return (f"the header line {json_convert.shown(line)} is not 'name: value' (a name of "
-                f"visible ASCII characters, then a colon, no space before it): it and every "
-                f"later header would be ignored")
-    folded = [(name, value) for name, value in headers.items() if "\n" in value]
-    if folded or headers.defects:
-        name, value = folded[0] if folded else ("", str(headers.defects[0]))
+class _LineRecorder:
+    """A reader that keeps each line read through it: the header lines as sent."""
+
+    def __init__(self, reader):
+        self.reader, self.lines = reader, []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.reader.readline(limit)
+        self.lines.append(line)
+        return line
+
+
+def _header_line_error(line: bytes) -> str:
+    """Why a header line is refused (it does not match ``_HEADER_LINE``)."""
+    text = line.rstrip(b"\r\n").decode("iso-8859-1")
+    if text[:1] in (" ", "\t"):
         return (f"a header line begins with a space or a tab (obs-fold, "
-                f"{json_convert.shown(name + ': ' + value if name else value.strip())}): "
-                f"write each header on one line")
-    return None
+                f"{json_convert.shown(text.strip())}): write each header on one line")
+    return (f"the header line {json_convert.shown(text)} is not 'name: value' (a name of "
+            f"letters, digits and !#$%&'*+-.^_`|~, then a colon with no space before it, then "
+            f"visible characters, spaces and tabs): it could be read as other headers")
 
 
 def _version(digits: str) -> int:

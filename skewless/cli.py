@@ -366,6 +366,9 @@ def _fmt(args) -> int:
     changed, unchanged, failed = 0, 0, 0
     for path in _feat_files(args.files):
         try:
+            if not os.path.isfile(path):  # a FIFO would block, a device never end
+                raise SkewlessError(f"{path}: not a regular file" if os.path.exists(path)
+                                    else f"{path}: no such file")
             formatted = format_source(read_spec(path), path)
             with open(path, "rb") as handle:  # as it is, line ends included
                 original = handle.read().decode("utf-8")
@@ -374,7 +377,10 @@ def _fmt(args) -> int:
                 continue
             if rewrite:
                 target = os.path.realpath(path)  # a link stays a link to the formatted file
-                write_atomic(target, formatted, mode=os.stat(target).st_mode & 0o7777)
+                mode = os.stat(target).st_mode & 0o7777
+                if not mode & 0o222 or not os.access(target, os.W_OK):  # root writes anyway
+                    raise SkewlessError(f"{path}: is read-only: not rewritten")
+                write_atomic(target, formatted, mode=mode)
                 print(f"reformatted {path}")
             else:
                 sys.stdout.writelines(_diff(path, original, formatted))

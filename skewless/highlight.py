@@ -9,7 +9,8 @@ with ``pip install 'skewless[highlight]'``.
 The lexer follows ``grammar/skewless.lark``; the built-in functions are the op registry's
 (importing it does not import TensorFlow). Text the language does not accept (a ``.`` alone,
 ``@``, an unterminated string's end of line) is an ``Error`` token; every other character
-belongs to a token of its kind, and the tokens' values put together are the input."""
+belongs to a token of its kind, and the tokens' values put together are the input (with
+``\n`` line ends, as Pygments reads every text)."""
 from __future__ import annotations
 
 from pygments.lexer import RegexLexer, words
@@ -39,6 +40,13 @@ class FeatLexer(RegexLexer):
     other names (``Name``), ``Number.Integer`` and ``Number.Float`` (``inf`` and ``nan``
     included), double-quoted strings with ``String.Escape`` escapes, ``#`` comments,
     operators and punctuation."""
+
+    def __init__(self, **options):
+        # Pygments strips a text's leading and trailing line breaks and adds one at its end
+        # by default; the tokens here are the text as given (its line ends as "\n").
+        options.setdefault("stripnl", False)
+        options.setdefault("ensurenl", False)
+        super().__init__(**options)
 
     name = "skewless feature spec"
     aliases = ["feat", "skewless"]

@@ -133,3 +133,20 @@ def test_errors_show_no_traceback(tmp_path):
     assert "broken.feat:2:16: error:" in result.stderr
     assert "gone.feat: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_read_only_file_is_not_rewritten(tmp_path, capsys):
+    spec = tmp_path / "a.feat"
+    spec.write_text(UGLY, encoding="utf-8")
+    spec.chmod(0o444)
+    assert main(["fmt", str(spec)]) == 1
+    assert f"{spec}: is read-only: not rewritten" in capsys.readouterr().err
+    assert spec.read_text(encoding="utf-8") == UGLY
+    assert main(["fmt", "--check", str(spec)]) == 1  # still checked: it is not formatted
+
+
+def test_a_file_that_is_not_a_regular_file_is_a_message_not_a_wait(tmp_path, capsys):
+    fifo = tmp_path / "pipe.feat"
+    os.mkfifo(fifo)
+    assert main(["fmt", "--check", str(fifo)]) == 1  # a read would wait for a writer
+    assert f"{fifo}: not a regular file" in capsys.readouterr().err

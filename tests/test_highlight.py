@@ -167,3 +167,8 @@ def test_the_tokens_put_together_are_the_text(text):
     assert [start for start, _, _ in pieces] == [
         sum(len(value) for _, _, value in pieces[:i]) for i in range(len(pieces))]
     assert all(kind in Token and value for _, kind, value in pieces)
+
+
+def test_get_tokens_keeps_the_texts_leading_and_trailing_line_breaks():
+    text = "\n\n# a spec\nspec t\n\n\n"
+    assert "".join(value for _, value in FeatLexer().get_tokens(text)) == text

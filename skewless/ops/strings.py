@@ -257,7 +257,8 @@ def _parse_int64(text, default: int):
 def _parse_float32(text, default: float):
     non_finite = tf.strings.regex_full_match(text, _NON_FINITE)
     valid = tf.strings.regex_full_match(text, _DECIMAL) | non_finite
-    clean = tf.strings.regex_replace(text, "_", "")
+    # "infinity" spelled out is read by TensorFlow 2.17 and later only: shorten it to "inf".
+    clean = tf.strings.regex_replace(text, "_|(?i:inity)$", "")
     value = tf.strings.to_number(tf.where(valid, clean, "0"), tf.float32)
     ok = valid & (non_finite | tf.math.is_finite(value))
     return tf.where(ok, value, tf.constant(default, tf.float32))

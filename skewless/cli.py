@@ -273,9 +273,9 @@ def _compile(args) -> int:
     if args.check:
         stale = differing_files(output, generated.source, generated.assets)
         if stale:
-            print(f"{output} is stale ({', '.join(stale)} missing or different): run "
-                  f"'skewless compile {args.spec} -o {output}' with the same data or stats",
-                  file=sys.stderr)
+            reasons = "; ".join(f"{name} {why}" for name, why in stale)
+            print(f"{output} is stale ({reasons}): run 'skewless compile {args.spec} -o "
+                  f"{output}' with the same data or stats", file=sys.stderr)
             return 1
         print(f"{output} is up to date")
         return 0

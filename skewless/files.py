@@ -176,8 +176,10 @@ def _remove_unused_assets(asset_folder: str, used: set) -> None:
         pass
 
 
-def differing_files(path: str, source: str, assets: dict) -> list[str]:
-    """The files of a generated module that are missing or differ from what is expected."""
+def differing_files(path: str, source: str, assets: dict) -> list[tuple[str, str]]:
+    """The files of a generated module that are not as expected, each with why, as a phrase
+    that follows the name ("is missing", "is different", "cannot be read: …"); in the order
+    of their names."""
     folder = os.path.dirname(os.path.abspath(path))
     expected = {path: source.encode("utf-8")}
     expected.update({os.path.join(folder, rel): data for rel, data in assets.items()})
@@ -185,9 +187,10 @@ def differing_files(path: str, source: str, assets: dict) -> list[str]:
     for name, data in sorted(expected.items()):
         try:
             with open(name, "rb") as handle:
-                if handle.read() == data:
-                    continue
-        except OSError:
-            pass
-        stale.append(name)
+                if handle.read() != data:
+                    stale.append((name, "is different"))
+        except FileNotFoundError:
+            stale.append((name, "is missing"))
+        except OSError as exc:
+            stale.append((name, f"cannot be read: {exc.strerror or exc}"))
     return stale

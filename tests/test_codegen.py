@@ -330,6 +330,7 @@ def test_check_fails_when_stale_or_missing(tmp_path, capsys):
     assert main(["compile", str(spec), "--check"]) == 1  # the default output: missing
     err = capsys.readouterr().err
     assert err.startswith(f"{output} is ") and f"skewless compile {spec} -o {output}" in err
+    assert f"{output} is missing" in err and "different" not in err
     assert not output.exists()
 
     assert main(["compile", str(spec)]) == 0
@@ -342,6 +343,7 @@ def test_check_fails_when_stale_or_missing(tmp_path, capsys):
     assert main(["compile", str(spec), "--check"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{output} is stale") and f"skewless compile {spec} -o {output}" in err
+    assert f"{output} is different" in err and "missing" not in err
     assert output.read_bytes() == before  # --check writes nothing
 
     output.write_text(before.decode("utf-8") + "# edited by hand\n", encoding="utf-8")

@@ -86,7 +86,12 @@ def test_check_reports_a_changed_asset_as_stale(tmp_path, capsys):
     [asset] = (tmp_path / "w_features_assets").glob("id-*.vocab")
     asset.write_bytes(asset.read_bytes() + b"extra\n")
     assert cli.main(args + ["--check"]) == 1
-    assert asset.name in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{asset} is different" in err and f"{out} is different" not in err
+    asset.unlink()
+    assert cli.main(args + ["--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"{asset} is missing" in err and f"{out} is missing" not in err
 
 
 def test_unknown_tokens_of_an_escaped_asset_vocabulary_get_the_in_memory_buckets(tmp_path):

@@ -28,11 +28,14 @@ KEYWORDS = frozenset(
 FLOAT_NAMES = {"inf": float("inf"), "nan": float("nan")}
 STATEMENT_STARTS = ("spec", "input", "label", "weight", "let", "feature", "target")
 
+# What each terminal is called in "expected …": one or more words, listed with the others'
 _TOKEN_WORDS = {
-    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
-    "COLUMN_KIND": "'input', 'label' or 'weight'", "COMPARE": "a comparison",
-    "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'", "SPARSE": "'sparse'",
-    "$END": "end of statement", "EXPRESSION": "an expression", "OPERATOR": "an operator",
+    "NAME": ("a name",), "INT": ("an integer",), "FLOAT": ("a number",),
+    "STRING": ("a string",), "COLUMN_KIND": ("'input'", "'label'", "'weight'"),
+    "COMPARE": ("a comparison",), "ADD_OP": ("'+'", "'-'"),
+    "MUL_OP": ("'*'", "'/'", "'//'", "'%'"), "SPARSE": ("'sparse'",),
+    "$END": ("end of statement",), "EXPRESSION": ("an expression",),
+    "OPERATOR": ("an operator",),
 }
 _OPERATORS = frozenset({"ADD_OP", "MUL_OP", "COMPARE", "AND", "OR", "IN", "VBAR"})
 # The terminals that can start an expression: where any value may come, "an expression".
@@ -213,7 +216,7 @@ def _describe(exc: lark.exceptions.UnexpectedInput, text: str) -> str:
         terminals = (terminals - _EXPRESSION_STARTS - {"NOT"}) | {"EXPRESSION"}
     if len(terminals & _OPERATORS) > 1:
         terminals = (terminals - _OPERATORS) | {"OPERATOR"}
-    expected = sorted({_word(name) for name in terminals})
+    expected = sorted({word for name in terminals for word in _words(name)})
     token = getattr(exc, "token", None)
     if token is None or token.type == "$END":
         found = "end of statement"
@@ -224,18 +227,22 @@ def _describe(exc: lark.exceptions.UnexpectedInput, text: str) -> str:
     if str(token) in STATEMENT_STARTS and token.type != "$END":
         return f"unexpected {found}: one statement per line (a statement continues on the " \
                "next line only inside ( ) or [ ])"
-    wanted = ", ".join(expected[:-1]) + (" or " if len(expected) > 1 else "") + expected[-1] if expected else "something else"
+    if not expected:
+        return f"unexpected {found}"
+    wanted = expected[-1] if len(expected) == 1 else \
+        f"{', '.join(expected[:-1])} or {expected[-1]}"
     return f"unexpected {found}, expected {wanted}"
 
 
-def _word(terminal: str) -> str:
+def _words(terminal: str) -> tuple:
+    """How a terminal is named in a list of what was expected."""
     if terminal in _TOKEN_WORDS:
         return _TOKEN_WORDS[terminal]
     try:
         pattern = _parser().get_terminal(terminal).pattern
     except KeyError:
-        return terminal.lower()
-    return repr(pattern.value) if pattern.type == "str" else terminal.lower()
+        return (terminal.lower(),)
+    return (repr(pattern.value) if pattern.type == "str" else terminal.lower(),)
 
 
 def unescape(token: str) -> str:

@@ -192,6 +192,33 @@ def test_a_statement_with_a_syntax_error_reports_only_that():
     assert "reserved keyword" in found[1][2]
 
 
+# A list of what was expected: items with no " or " of their own, the last joined by " or "
+_EXPECTED_LIST = re.compile(
+    r", expected ((?:(?:(?! or ).)+, )*(?:(?! or ).)+ or (?:(?! or ).)+"
+    r"|(?:(?! or ).)+)$")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("foo\n", ["'feature'", "'input'", "'label'", "'let'", "'spec'", "'target'", "'weight'"]),
+    ("input a int64\n", ["':'"]),
+    ("input a: int64 = 1 2\n", ["an operator", "end of statement"]),
+    ("let b = 1 +\n", ["an expression"]),
+    ("let b = f(1 2)\n", None),
+    ("let b = [1, 2\n", None),
+    ("input a: int64 = \n", None),
+    ("input a: sparse\n", None),
+    ("feature\n", None),
+])
+def test_a_list_of_what_was_expected_reads_as_one_list(text, words):
+    [(_, _, message)] = messages(text)
+    match = _EXPECTED_LIST.search(message)
+    assert match, message
+    listed = re.split(r", | or ", match[1])
+    assert len(listed) == len(set(listed)), message
+    if words is not None:
+        assert listed == words
+
+
 # ---- literals -------------------------------------------------------------------------------
 
 

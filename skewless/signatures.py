@@ -8,6 +8,7 @@ tensors: variable-length and sparse columns arrive padded, with their lengths, a
 rebuilt here into the ``tf.RaggedTensor``/``tf.SparseTensor`` that parse_example gives."""
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -106,15 +107,41 @@ def _sparse(indices, values, lengths, size: int, name: str) -> tf.SparseTensor:
 
 # ---- signature functions -------------------------------------------------------------------
 
-def model_outputs(model, features: dict) -> dict:
+def model_outputs(model, tensors: dict, features) -> dict:
     """The model's outputs by name: a dict output as it is, one tensor as ``output``, a
-    list as ``output_0``, ``output_1``, …"""
-    outputs = model(features, training=False)
+    list as ``output_0``, ``output_1``, …
+
+    Raises ``ExportError`` when the model cannot be called on ``tensors`` (the features of
+    ``features`` by name), saying what it must take."""
+    declared = getattr(model, "input", None) if hasattr(model, "inputs") else None
+    unknown = sorted(set(declared) - set(tensors)) if isinstance(declared, dict) else []
+    try:
+        if unknown:  # Keras would only warn, and feed the model something else
+            raise ValueError(f"it takes {', '.join(map(repr, unknown))}, which "
+                             f"{'is not a feature' if len(unknown) == 1 else 'are not features'}")
+        outputs = model(tensors, training=False)
+    except (ValueError, TypeError, KeyError) as exc:
+        taken = ", ".join(
+            f"{name} ({tensor.dtype}, shape {tuple(tensor.shape[1:])}"
+            f"{', sparse' if tensor.sparse else ''})"
+            for name, tensor in features.keras_inputs().items())
+        raise ExportError(f"the model cannot be called on the features: {_message(exc)}. "
+                          f"It must take a dict of the features, as keras_inputs() gives "
+                          f"them: {taken}; build it on keras_inputs()") from None
     if isinstance(outputs, dict):
         return dict(outputs)
     if isinstance(outputs, (list, tuple)):
         return {f"output_{i}": output for i, output in enumerate(outputs)}
     return {"output": outputs}
+
+
+def _message(exc: Exception) -> str:
+    """What an exception says, without Keras's frame around it ("Exception encountered when
+    calling …", "Arguments received by …") and without terminal escapes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split("Arguments received by")[0]
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith("Exception encountered when calling")]
+    return " ".join(lines).rstrip(".") or type(exc).__name__
 
 
 def over_examples(features, model, head_outputs: Callable, input_name: str):
@@ -125,7 +152,7 @@ def over_examples(features, model, head_outputs: Callable, input_name: str):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=input_name)],
                  autograph=False)
     def signature(serialized):
-        return head_outputs(model_outputs(model, receive(serialized)))
+        return head_outputs(model_outputs(model, receive(serialized), features))
 
     return signature.get_concrete_function()
 
@@ -137,6 +164,7 @@ def over_raw_columns(features, model, head_outputs: Callable):
 
     @tf.function(input_signature=[predict_input_specs(columns)], autograph=False)
     def signature(inputs):
-        return head_outputs(model_outputs(model, receive(raw_columns(inputs, columns))))
+        raw = raw_columns(inputs, columns)
+        return head_outputs(model_outputs(model, receive(raw), features))
 
     return signature.get_concrete_function()

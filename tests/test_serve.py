@@ -298,6 +298,19 @@ def test_rest_single_input_and_output_and_float32_printed_short(server):
         (200, {"outputs": [[2.0, 4.0]]})
 
 
+def test_rest_nan_and_infinity_are_bare_json_tokens_not_strings(server):
+    path = f"/v1/models/{MODEL}:predict"
+    status, reply = server.rest("POST", path, '{"signature_name": "double", '
+                                              '"instances": [[NaN, -Infinity]]}')
+    assert status == 200
+    [[doubled_nan, doubled_inf]] = reply["predictions"]
+    assert math.isnan(doubled_nan) and doubled_inf == -math.inf
+    for text in ('"NaN"', '"Infinity"', "1e400"):
+        status, reply = server.rest("POST", path, '{"signature_name": "double", '
+                                                  f'"instances": [[{text}, 1]]}}')
+        assert status == 400, (text, reply)
+
+
 def test_rest_binary_strings_in_b64(server):
     binary, text = b"\x00\xff\x10", "h\u00e9llo"
     status, reply = server.rest("POST", f"/v1/models/{MODEL}:predict", {

@@ -354,9 +354,19 @@ def test_a_small_model_trains_on_input_fn(features_no_weight, features, tmp_path
     model = keras.Model(inputs, {"y": keras.layers.Reshape(())(keras.layers.Dense(1)(joined))})
     model.compile(optimizer="sgd", loss={"y": "mse"})
     before = [w.copy() for w in model.get_weights()]
-    history = model.fit(features_no_weight.input_fn(path, batch_size=16, seed=0), epochs=1,
-                        shuffle=False, verbose=0)
-    assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
+    batches = []  # per epoch: Keras warns at the first one's end, and nothing is cut short
+
+    class CountBatches(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            batches.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            batches[-1] += 1
+
+    history = model.fit(features_no_weight.input_fn(path, batch_size=16, seed=0), epochs=3,
+                        shuffle=False, verbose=0, callbacks=[CountBatches()])
+    assert batches == [3, 3, 3]  # 40 records in batches of 16, 16 and 8
+    assert len(history.history["loss"]) == 3 and np.isfinite(history.history["loss"]).all()
     assert any((a != b).any() for a, b in zip(before, model.get_weights()))  # it learned
 
     # with a weight, batches are (features, targets, weights): fit takes them as sample weights

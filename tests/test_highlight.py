@@ -14,7 +14,7 @@ from pygments.token import (Comment, Error, Keyword, Name, Number, Operator, Pun
                             Token, Whitespace)
 
 from skewless.highlight import FUNCTIONS, FeatLexer
-from skewless.syntax import _parser
+from skewless.lark_parse import parser as _parser
 from skewless.testing import spec_sources
 
 from spec_files import REPO, SPECS, spec_id

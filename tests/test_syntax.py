@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skewless import SpecError, ast, syntax
+from skewless import SpecError, ast, lark_parse, syntax
 from skewless.compiler import check_source
 from skewless.syntax import parse, split_statements
 
@@ -461,9 +461,9 @@ def test_positional_argument_after_keyword():
 @pytest.fixture
 def fresh_parser():
     """Each use of the parser builds it again (or loads it from the cache)."""
-    syntax._parser.cache_clear()
-    yield lambda: syntax._parser.cache_clear()
-    syntax._parser.cache_clear()
+    lark_parse.parser.cache_clear()
+    yield lambda: lark_parse.parser.cache_clear()
+    lark_parse.parser.cache_clear()
 
 
 def parses_as_before():

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from textmate_grammar.parsers import base as textmate
 
 from skewless.highlight import FUNCTIONS
-from skewless.syntax import FLOAT_NAMES, KEYWORDS, STATEMENT_STARTS, _parser
+from skewless.lark_parse import parser as _parser
+from skewless.syntax import FLOAT_NAMES, KEYWORDS, STATEMENT_STARTS
 from skewless.testing import spec_sources
 from skewless.types import DTYPES
 

@@ -41,13 +41,15 @@ Code = grpc.StatusCode
 
 
 class Server:
-    """``skewless serve`` in a subprocess on free loopback ports (``--port 0``)."""
+    """``skewless serve`` in a subprocess on free loopback ports (``--port 0``); ``base``
+    None: the models are given by ``options`` (a ``--model_config_file``)."""
 
     def __init__(self, base, *options, name=MODEL):
         self.base = str(base)
+        model = [] if base is None else [str(base), "--model-name", name]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "skewless", "serve", str(base), "--model-name", name,
-             "--port", "0", "--rest-port", "0", *options],
+            [sys.executable, "-m", "skewless", "serve", *model, "--port", "0", "--rest-port",
+             "0", *options],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True)
         self.log: list[str] = []

@@ -281,6 +281,8 @@ BAD_CONFIGS = {  # case → (file text, phrases the message holds)
     "no model": ("model_config_list {}\n", ["lists no model"]),
     "empty file": ("", ["lists no model"]),
     "custom model config": ("custom_model_config {}\n", ["custom_model_config is not supported"]),
+    "base path in cloud storage": (_config(GOOD.replace('"flights"', '"gs://bucket/m"')),
+                                   ["model 'm': base_path 'gs://bucket/m' is a URI"]),
     "base path not a directory": (_config(GOOD.replace('"flights"', '"nowhere"')),
                                   ["model 'm'", "nowhere is not a directory"]),
     "base path is one version": (_config(GOOD.replace('"flights"', '"flights/1"')),

@@ -34,6 +34,7 @@ from ..errors import Diagnostic, SkewlessError
 from .versions import VersionPolicy
 
 TENSORFLOW = "tensorflow"  # the one model_platform served
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # gs://bucket/…, s3://…, hdfs://…
 
 
 class ModelConfigError(SkewlessError):
@@ -127,6 +128,9 @@ def _models(config, folder: str, problems: list) -> list[ModelConfig]:
         if not model.base_path:
             problems.append(f"{where} has no base_path: give the folder of its numbered "
                             f"version folders")
+        elif _URI.match(model.base_path):
+            problems.append(f"{where}: base_path {model.base_path!r} is a URI: skewless serve "
+                            f"reads local folders only")
         problems.extend(f"{where}: {problem}" for problem in _platform_problems(model))
         if model.HasField("logging_config"):
             problems.append(f"{where}: logging_config (request logging) is not supported: "

@@ -110,14 +110,24 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve exported model versions over TF "
                                               "Serving's gRPC and REST APIs", examples="""\
   skewless serve exports/flights --model-name flights
-  skewless serve exports/flights --model-name flights --port 0 --rest-port 0 --host 0.0.0.0""")
-    serve.add_argument("export_dir_base", help="the folder of numbered SavedModel versions "
-                                               "(the newest is served; new ones are picked up)")
-    serve.add_argument("--model-name", required=True, type=_model_name,
+  skewless serve exports/flights --model-name flights --port 0 --rest-port 0 --host 0.0.0.0
+  skewless serve --model_config_file models.config   # several models, pinned versions""")
+    serve.add_argument("export_dir_base", nargs="?",
+                       help="the folder of numbered SavedModel versions (the newest is "
+                            "served; new ones are picked up); or --model_base_path")
+    serve.add_argument("--model-name", "--model_name", type=_model_name,
                        help="the model name clients ask for")
+    serve.add_argument("--model_base_path", help="the same as EXPORT_DIR_BASE")
+    serve.add_argument("--model_config_file",
+                       help="TF Serving's model server config (text format) listing the "
+                            "models to serve, each with its base_path, version policy and "
+                            "version labels; instead of a model name and base path")
+    serve.add_argument("--allow_version_labels_for_unavailable_models", action="store_true",
+                       help="start even if a version label of --model_config_file points at "
+                            "a version that is not served")
     serve.add_argument("--port", type=_PORT, default=8500,
                        help="gRPC port (default 8500; 0 picks a free one)")
-    serve.add_argument("--rest-port", type=_PORT, default=8501,
+    serve.add_argument("--rest-port", "--rest_api_port", type=_PORT, default=8501,
                        help="REST port (default 8501; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every one)")
@@ -423,13 +433,17 @@ def _serve(args) -> int:
     lazy.import_tensorflow()
     from .serve import serve
     from .serve.limits import Limits
+    from .serve.model_config import models_to_serve
 
     limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes",
                                                      "idle_timeout", "read_timeout",
                                                      "max_connections")
               if getattr(args, name) is not None}  # the server's defaults otherwise
-    return serve(args.export_dir_base, args.model_name, host=args.host, port=args.port,
-                 rest_port=args.rest_port, limits=Limits(**limits))
+    models = models_to_serve(args.model_config_file, args.model_name, args.export_dir_base,
+                             args.model_base_path)
+    return serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
+                 limits=Limits(**limits), allow_version_labels_for_unavailable_models=(
+                     args.allow_version_labels_for_unavailable_models))
 
 
 if __name__ == "__main__":

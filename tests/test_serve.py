@@ -41,13 +41,15 @@ Code = grpc.StatusCode
 
 
 class Server:
-    """``skewless serve`` in a subprocess on free loopback ports (``--port 0``)."""
+    """``skewless serve`` in a subprocess on free loopback ports (``--port 0``); ``base``
+    None: the models are given by ``options`` (a ``--model_config_file``)."""
 
     def __init__(self, base, *options, name=MODEL):
         self.base = str(base)
+        model = [] if base is None else [str(base), "--model-name", name]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "skewless", "serve", str(base), "--model-name", name,
-             "--port", "0", "--rest-port", "0", *options],
+            [sys.executable, "-m", "skewless", "serve", *model, "--port", "0", "--rest-port",
+             "0", *options],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True)
         self.log: list[str] = []
@@ -402,8 +404,9 @@ BAD_GRPC = {
                       Code.NOT_FOUND, "trains"),
     "unknown version": ("Predict", lambda: predict_request(flights_inputs(), version=9),
                         Code.NOT_FOUND, "no version 9"),
-    "a version label, status": ("GetModelStatus", _labelled_status_request,
-                                Code.INVALID_ARGUMENT, "version labels are not supported"),
+    "an unknown version label, status": ("GetModelStatus", _labelled_status_request,
+                                         Code.INVALID_ARGUMENT,
+                                         "Unrecognized servable version label: stable"),
     "unknown version status": ("GetModelStatus", lambda: _status_request(9), Code.NOT_FOUND,
                                "version 9"),
     "unknown signature": ("Predict", lambda: predict_request(flights_inputs(), "nope"),
@@ -466,8 +469,9 @@ PREDICT = f"/v1/models/{MODEL}:predict"
 CLASSIFY = f"/v1/models/{MODEL}:classify"
 BAD_REST = {
     "unknown model": ("POST", "/v1/models/trains:predict", {"instances": [1]}, 404, "trains"),
-    **{f"a version label, {what}": (method, f"/v1/models/{MODEL}/labels/stable{action}", body, 400,
-                                    "version labels are not supported (got 'stable')")
+    **{f"an unknown version label, {what}": (
+        method, f"/v1/models/{MODEL}/labels/stable{action}", body, 400,
+        "Unrecognized servable version label: stable")
        for what, method, action, body in [("status", "GET", "", None),
                                           ("metadata", "GET", "/metadata", None),
                                           ("predict", "POST", ":predict", {"instances": [1]})]},

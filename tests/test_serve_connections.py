@@ -27,6 +27,7 @@ from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 from test_serve import MODEL, Server, assert_still_serving, rest_call
 
 from skewless.serve.limits import Limits
+from skewless.serve.models import Models
 from skewless.serve.rest import bind_rest, serve_rest
 from skewless.serve.versions import Versions
 
@@ -54,7 +55,7 @@ def bound_server(base, limits: Limits):
     write_flights_version(str(base), 1)
     versions = Versions(MODEL, str(base), limits, log=lambda message: None)
     versions.poll()
-    return bind_rest(versions, "127.0.0.1", 0)
+    return bind_rest(Models([versions], limits), "127.0.0.1", 0)
 
 
 @contextlib.contextmanager

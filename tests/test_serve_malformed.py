@@ -25,6 +25,7 @@ from test_serve import MODEL, assert_still_serving, classification_request, pred
 
 from skewless.serve import json_scan, rest
 from skewless.serve.limits import Limits
+from skewless.serve.models import Models
 from skewless.serve.rest import bind_rest, serve_rest
 from skewless.serve.status import ServingError
 from skewless.serve.versions import Versions
@@ -335,7 +336,7 @@ def in_process(model_dir):
     versions = Versions(MODEL, str(model_dir), Limits(MAX_BATCH, MAX_REQUEST_BYTES),
                         log=lambda message: None)
     versions.poll()
-    running, port = bind_rest(versions, "127.0.0.1", 0)
+    running, port = bind_rest(Models([versions], versions.limits), "127.0.0.1", 0)
     serve_rest(running)
     yield port
     running.drain(5.0)

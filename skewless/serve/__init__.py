@@ -3,7 +3,9 @@
 | module | job |
 |---|---|
 | ``server`` | runs both front ends until SIGTERM, polling for new versions |
-| ``versions`` | the numbered versions on disk; which are loaded; the one serving |
+| ``model_config`` | the models to serve: one named on the command line, or a model config file |
+| ``models`` | the models served, by name, and their version labels |
+| ``versions`` | one model's versions on disk; which its version policy serves; which are loaded |
 | ``servable`` | one loaded version: its signatures and Predict/Classify/Regress on them |
 | ``feature_kinds`` | each tf.Example feature's dtype, read from the model's parse ops |
 | ``messages`` | TF Serving's protocol messages to and from a servable's tensors |

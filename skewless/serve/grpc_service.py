@@ -19,7 +19,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 
 from . import messages
 from .status import ServingError, internal, invalid
-from .versions import Versions
+from .models import Models
 
 
 class _Undecodable:
@@ -60,16 +60,16 @@ def _aborts_on_errors(method):
 
 
 class PredictionService:
-    def __init__(self, versions: Versions):
-        self._versions = versions
+    def __init__(self, models: Models):
+        self._models = models
 
     @_aborts_on_errors
     def Predict(self, request, context):
-        servable = messages.resolve(self._versions, request.model_spec)
+        servable = messages.resolve(self._models, request.model_spec)
         signature = servable.signature(request.model_spec.signature_name)
         servable.check_input_names(signature, request.inputs)
         inputs = {name: messages.tensor_from_proto(name, proto, signature.definition.inputs[name],
-                                                   self._versions.limits)
+                                                   self._models.limits)
                   for name, proto in request.inputs.items()}
         outputs = servable.predict(signature, inputs, tuple(request.output_filter))
         response = predict_pb2.PredictResponse(model_spec=messages.answered_spec(
@@ -80,10 +80,10 @@ class PredictionService:
 
     @_aborts_on_errors
     def Classify(self, request, context):
-        servable = messages.resolve(self._versions, request.model_spec)
+        servable = messages.resolve(self._models, request.model_spec)
         signature = servable.signature(request.model_spec.signature_name)
         classes, scores = servable.classify(signature, messages.serialized_examples(
-            request.input, self._versions.limits))
+            request.input, self._models.limits))
         response = classification_pb2.ClassificationResponse(model_spec=messages.answered_spec(
             request.model_spec.name, servable, signature.name))
         rows, columns = (classes if classes is not None else scores).shape
@@ -99,10 +99,10 @@ class PredictionService:
 
     @_aborts_on_errors
     def Regress(self, request, context):
-        servable = messages.resolve(self._versions, request.model_spec)
+        servable = messages.resolve(self._models, request.model_spec)
         signature = servable.signature(request.model_spec.signature_name)
         values = servable.regress(signature, messages.serialized_examples(
-            request.input, self._versions.limits))
+            request.input, self._models.limits))
         response = regression_pb2.RegressionResponse(model_spec=messages.answered_spec(
             request.model_spec.name, servable, signature.name))
         for value in values:
@@ -111,19 +111,18 @@ class PredictionService:
 
     @_aborts_on_errors
     def GetModelMetadata(self, request, context):
-        servable = messages.resolve(self._versions, request.model_spec)
+        servable = messages.resolve(self._models, request.model_spec)
         return messages.metadata_response(request.model_spec.name, servable,
                                           tuple(request.metadata_field))
 
 
 class ModelService:
-    def __init__(self, versions: Versions):
-        self._versions = versions
+    def __init__(self, models: Models):
+        self._models = models
 
     @_aborts_on_errors
     def GetModelStatus(self, request, context):
-        return messages.status_response(self._versions, request.model_spec.name,
-                                        messages.requested_version(request.model_spec))
+        return messages.status_response(self._models, request.model_spec)
 
 
 # service → method → (request, response) message types, as in TF Serving's .proto files
@@ -143,9 +142,9 @@ _METHODS = {
 }
 
 
-def _handlers(versions: Versions) -> list:
-    services = {"tensorflow.serving.PredictionService": PredictionService(versions),
-                "tensorflow.serving.ModelService": ModelService(versions)}
+def _handlers(models: Models) -> list:
+    services = {"tensorflow.serving.PredictionService": PredictionService(models),
+                "tensorflow.serving.ModelService": ModelService(models)}
     return [grpc.method_handlers_generic_handler(service, {
         method: grpc.unary_unary_rpc_method_handler(
             getattr(services[service], method), request_deserializer=_decoder(request),
@@ -154,7 +153,7 @@ def _handlers(versions: Versions) -> list:
         for service, methods in _METHODS.items()]
 
 
-def bind_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
+def bind_grpc(models: Models, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
     """The server, listening but not yet started, and its port (``port`` 0 picks a free
     one). A port another process listens on is an OSError: the port is not shared (gRPC's
     default, SO_REUSEPORT, would let two servers take turns answering).
@@ -163,7 +162,7 @@ def bind_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[g
     RESOURCE_EXHAUSTED by gRPC); a connection without a call for ``limits.idle_timeout``
     seconds is closed (GOAWAY), and one that has not finished its handshake by then is
     dropped; messages over ``limits.max_request_bytes`` are RESOURCE_EXHAUSTED."""
-    limits = versions.limits
+    limits = models.limits
     idle_ms = int(limits.idle_timeout * 1000)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
                          maximum_concurrent_rpcs=limits.max_connections, options=[
@@ -172,7 +171,7 @@ def bind_grpc(versions: Versions, host: str, port: int, workers: int) -> tuple[g
         ("grpc.max_connection_idle_ms", idle_ms),
         ("grpc.server_handshake_timeout_ms", idle_ms),
         ("grpc.so_reuseport", 0)])
-    server.add_generic_rpc_handlers(_handlers(versions))
+    server.add_generic_rpc_handlers(_handlers(models))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

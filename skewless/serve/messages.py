@@ -14,22 +14,19 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 from .limits import Limits, check_half_values, check_int_values
 from .servable import Servable
 from .status import invalid, not_found
-from .versions import Versions
+from .models import Models
 
 SIGNATURE_DEF = "signature_def"
 _State = get_model_status_pb2.ModelVersionStatus.State
 
 
-def resolve(versions: Versions, spec: model_pb2.ModelSpec) -> Servable:
-    return versions.resolve(spec.name, requested_version(spec))
+def resolve(models: Models, spec: model_pb2.ModelSpec) -> Servable:
+    """The servable answering ``spec``: the version it names by number or by label, or the
+    newest served."""
+    return models.resolve(spec.name, _version_number(spec), spec.version_label)
 
 
-def requested_version(spec: model_pb2.ModelSpec) -> Optional[int]:
-    """The version number a request names, None for the newest; INVALID_ARGUMENT for a
-    version label, which this server does not support."""
-    if spec.version_label:
-        raise invalid(f"version labels are not supported (got {spec.version_label!r}): "
-                      f"ask for a version number, or none for the newest")
+def _version_number(spec: model_pb2.ModelSpec) -> Optional[int]:
     return spec.version.value if spec.HasField("version") else None
 
 
@@ -175,16 +172,17 @@ def metadata_response(name: str, servable: Servable, fields=(SIGNATURE_DEF,)):
     return response
 
 
-def status_response(versions: Versions, name: str, version: Optional[int] = None):
-    """GetModelStatusResponse: each loaded version AVAILABLE, each that failed to load END
-    with its error."""
-    if name != versions.name:
-        raise not_found(f"Could not find any versions of model {name}: this server serves "
-                        f"model {versions.name!r}")
+def status_response(models: Models, spec: model_pb2.ModelSpec):
+    """GetModelStatusResponse: each version of the model that is loaded AVAILABLE, each that
+    failed to load END with its error; only the version ``spec`` names by number or by
+    label, if it names one."""
+    versions = models.model(spec.name, f"Could not find any versions of model {spec.name}")
+    version = (models.version_of(spec.name, spec.version_label) if spec.version_label
+               else _version_number(spec))
     states = versions.states()
     if version is not None:
         if version not in states:
-            raise not_found(f"Could not find version {version} of model {name}")
+            raise not_found(f"Could not find version {version} of model {spec.name}")
         states = {version: states[version]}
     response = get_model_status_pb2.GetModelStatusResponse()
     for number, error in sorted(states.items()):

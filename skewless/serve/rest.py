@@ -1,8 +1,8 @@
 """TF Serving's REST API on the standard library's threading HTTP server.
 
-    POST /v1/models/NAME[/versions/N]:predict | :classify | :regress
-    GET  /v1/models/NAME[/versions/N]            (status)
-    GET  /v1/models/NAME[/versions/N]/metadata
+    POST /v1/models/NAME[/versions/N | /labels/LABEL]:predict | :classify | :regress
+    GET  /v1/models/NAME[/versions/N | /labels/LABEL]            (status)
+    GET  /v1/models/NAME[/versions/N | /labels/LABEL]/metadata
 
 Errors answer ``{"error": "…"}`` with the HTTP status TF Serving gives their code."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 from . import json_convert, json_scan, messages
 from .limits import LINGER_BYTES, LINGER_SECONDS, Limits
 from .status import ServingError, internal, invalid, not_found
-from .versions import Versions
+from .models import Models
 
 _ROUTE = re.compile(r"/v1/models/(?P<name>[^/:]+)"
                     r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
@@ -52,17 +52,17 @@ class RestServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, versions: Versions):
+    def __init__(self, address, models: Models):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self.request_queue_size = max(versions.limits.max_connections, socket.SOMAXCONN)
+        self.request_queue_size = max(models.limits.max_connections, socket.SOMAXCONN)
         super().__init__(address, _Handler)
-        self.versions = versions
+        self.models = models
         self._in_flight = 0
         self._idle = threading.Condition()
-        self._connections = threading.BoundedSemaphore(versions.limits.max_connections)
+        self._connections = threading.BoundedSemaphore(models.limits.max_connections)
         # refusals closing lingering at once (a thread each), at most as many as connections
-        self._refusals = threading.BoundedSemaphore(versions.limits.max_connections)
+        self._refusals = threading.BoundedSemaphore(models.limits.max_connections)
 
     def process_request(self, request, client_address):
         if self._connections.acquire(blocking=False):
@@ -75,7 +75,7 @@ class RestServer(ThreadingHTTPServer):
     def _refuse(self, request: socket.socket, linger: bool = True) -> None:
         """Answer 503 and close; lingering in a thread of its own (the accepting loop goes
         on), else without waiting for anything."""
-        limits = self.versions.limits
+        limits = self.models.limits
         try:
             request.settimeout(1.0 if linger else 0.0)
             request.sendall(_reply(503, {"error": (
@@ -196,10 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self):
         # The timeout of each read and write on the connection (StreamRequestHandler's
         # ``timeout``): an idle keep-alive connection, or a client that stops, is closed.
-        self.timeout = self.server.versions.limits.idle_timeout
+        self.timeout = self.server.models.limits.idle_timeout
         super().setup()
         self.rfile.close()  # the socket's own reader, replaced by one that keeps deadlines
-        self.reader = _RequestReader(self.connection, self.server.versions.limits)
+        self.reader = _RequestReader(self.connection, self.server.models.limits)
         self.rfile = io.BufferedReader(self.reader)
         self.lingering = False
         # A response is one write, but one longer than a segment would end in a short
@@ -246,12 +246,12 @@ class _Handler(BaseHTTPRequestHandler):
         except _Overdue:
             self.send_error(408, "Request Timeout", (
                 f"the request was not received whole within the server's --read-timeout of "
-                f"{self.server.versions.limits.read_timeout:g} s"))
+                f"{self.server.models.limits.read_timeout:g} s"))
 
     def finish(self):
         super().finish()
         if self.lingering:
-            _close_lingering(self.connection, self.server.versions.limits)
+            _close_lingering(self.connection, self.server.models.limits)
 
     def __getattr__(self, name: str):
         """``do_METHOD`` for every method: the ones the API does not take (PUT, DELETE,
@@ -314,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise invalid(f"Content-Length {json_convert.shown(length)} is not a number")
         try:
-            self.server.versions.limits.check_body(int(length), "request body")
+            self.server.models.limits.check_body(int(length), "request body")
         except ServingError:
             self.close_connection = True
             raise
@@ -336,23 +336,22 @@ class _Handler(BaseHTTPRequestHandler):
                                    version_label=unquote(match["label"] or ""))
         if match["version"]:
             spec.version.value = _version(match["version"])
-        versions = self.server.versions
+        models = self.server.models
         if action is None:
-            return _status_json(messages.status_response(versions, spec.name,
-                                                         messages.requested_version(spec)))
-        servable = messages.resolve(versions, spec)
+            return _status_json(messages.status_response(models, spec))
+        servable = messages.resolve(models, spec)
         if action == "/metadata":
             return _metadata_json(messages.metadata_response(spec.name, servable))
-        request = _json_object(body, versions.limits)
+        request = _json_object(body, models.limits)
         signature = servable.signature(_signature_name(request))
         if action == ":predict":
             inputs, row_format = json_convert.predict_inputs(
                 request, signature.definition.inputs,
-                lambda names: servable.check_input_names(signature, names), versions.limits)
+                lambda names: servable.check_input_names(signature, names), models.limits)
             return json_convert.predict_response(servable.predict(signature, inputs), row_format)
         examples = messages.serialized_examples(
-            json_convert.examples_input(request, servable.feature_kinds, versions.limits),
-            versions.limits)
+            json_convert.examples_input(request, servable.feature_kinds, models.limits),
+            models.limits)
         if action == ":classify":
             return json_convert.classify_response(*servable.classify(signature, examples))
         return json_convert.regress_response(servable.regress(signature, examples))
@@ -526,10 +525,10 @@ def _metadata_json(response) -> dict:
     return {"model_spec": model_spec, "metadata": {messages.SIGNATURE_DEF: _json(signatures)}}
 
 
-def bind_rest(versions: Versions, host: str, port: int) -> tuple[RestServer, int]:
+def bind_rest(models: Models, host: str, port: int) -> tuple[RestServer, int]:
     """The server, listening but not yet serving (``serve_rest``), and its port (0 picks
     a free one). A port in use is an OSError."""
-    server = RestServer((host, port), versions)
+    server = RestServer((host, port), models)
     return server, server.server_address[1]
 
 

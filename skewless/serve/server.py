@@ -1,7 +1,6 @@
-"""``skewless serve``: both front ends over one model, until SIGTERM or SIGINT."""
+"""``skewless serve``: both front ends over the models served, until SIGTERM or SIGINT."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -9,8 +8,10 @@ import threading
 from ..errors import SkewlessError
 from .grpc_service import bind_grpc
 from .limits import Limits
+from .model_config import ModelConfig
+from .models import Models
 from .rest import bind_rest, serve_rest
-from .versions import Versions, holds_saved_model
+from .versions import Versions, base_dir_problem
 
 POLL_SECONDS = 1.0
 DRAIN_SECONDS = 10.0  # how long requests in flight may take to finish at shutdown
@@ -21,22 +22,30 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def serve(base_dir: str, model_name: str, *, host: str = "127.0.0.1", port: int = 8500,
-          rest_port: int = 8501, limits: Limits = Limits()) -> int:
-    """Serve the SavedModel versions under ``base_dir`` as ``model_name`` over gRPC and
-    REST, following new versions, until SIGTERM or SIGINT; returns 0 after a clean
-    shutdown, in which requests in flight finish. A port in use is a SkewlessError, found
-    before any model is loaded."""
-    _check_base_dir(base_dir)
+def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 8500,
+          rest_port: int = 8501, limits: Limits = Limits(),
+          allow_version_labels_for_unavailable_models: bool = False) -> int:
+    """Serve the models of ``configs`` (their SavedModel versions, as each one's version
+    policy selects them) over gRPC and REST, following new versions, until SIGTERM or
+    SIGINT; returns 0 after a clean shutdown, in which requests in flight finish. A port in
+    use is a SkewlessError, found before any model is loaded; so is a missing base path, a
+    model none of whose versions loads, and (unless allowed) a version label pointing at a
+    version not served once the models are loaded, as in TF Serving."""
+    _check_base_paths(configs)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        versions = Versions(model_name, base_dir, limits, log=_log)
+        models = Models([Versions(config.name, config.base_path, limits, log=_log,
+                                  policy=config.policy) for config in configs], limits,
+                        labels={config.name: config.labels for config in configs})
         (grpc_server, grpc_port), (rest_server, bound_rest_port) = _bind(
-            versions, host, port, rest_port)
+            models, host, port, rest_port)
         try:
-            _load_first(versions, base_dir)
+            for versions in models:
+                _load_first(versions)
+            if not allow_version_labels_for_unavailable_models:
+                _check_labels(configs, models)
         except BaseException:
             grpc_server.stop(None)
             rest_server.server_close()
@@ -44,10 +53,11 @@ def serve(base_dir: str, model_name: str, *, host: str = "127.0.0.1", port: int 
         grpc_server.start()
         serve_rest(rest_server)
         shown = f"[{host}]" if ":" in host else host  # an IPv6 address
-        _log(f"serving model {model_name!r}: gRPC on {shown}:{grpc_port}, REST on "
-             f"http://{shown}:{bound_rest_port}")
+        names = ", ".join(repr(name) for name in models.names)
+        _log(f"serving model{'s' * (len(configs) > 1)} {names}: gRPC on {shown}:{grpc_port}, "
+             f"REST on http://{shown}:{bound_rest_port}")
         while not stop.wait(POLL_SECONDS):
-            versions.poll()
+            models.poll()
         _log("stopping: finishing requests in flight")
         grpc_stopped = grpc_server.stop(DRAIN_SECONDS)
         rest_server.drain(DRAIN_SECONDS)
@@ -59,36 +69,56 @@ def serve(base_dir: str, model_name: str, *, host: str = "127.0.0.1", port: int 
     return 0
 
 
-def _check_base_dir(base_dir: str) -> None:
-    if not os.path.isdir(base_dir):
-        raise SkewlessError(f"{base_dir} is not a directory: give the folder that holds the "
-                            f"model's numbered version folders")
-    if holds_saved_model(base_dir):
-        parent = os.path.dirname(os.path.abspath(base_dir))
-        raise SkewlessError(f"{base_dir} is a SavedModel, one version of a model: give the "
-                            f"folder that holds the numbered version folders ({parent})")
+def _where(config: ModelConfig) -> str:
+    """How an error names the model: by its config file, if it has one."""
+    return f"{config.source}: error: model {config.name!r}: " if config.source else ""
 
 
-def _load_first(versions: Versions, base_dir: str) -> None:
-    """Load the newest version. Versions that all fail to load are an error at start;
+def _check_base_paths(configs: list[ModelConfig]) -> None:
+    problems = [_where(config) + problem for config in configs
+                if (problem := base_dir_problem(config.base_path)) is not None]
+    if problems:
+        raise SkewlessError("\n".join(problems))
+
+
+def _load_first(versions: Versions) -> None:
+    """Load what the policy serves. Versions that all fail to load are an error at start;
     none at all is not (TF Serving waits for one too)."""
     versions.poll()
     states = versions.states()
     if states and all(error is not None for error in states.values()):
-        raise SkewlessError(f"no version under {base_dir} can be loaded (see above)")
+        raise SkewlessError(f"no version of {versions.name!r} under {versions.base_dir} can "
+                            f"be loaded (see above)")
     if not states:
-        _log(f"no version under {base_dir} yet: waiting for one (a numbered folder holding "
-             f"a SavedModel)")
+        _log(f"no version of {versions.name!r} under {versions.base_dir} yet: waiting for one "
+             f"(a numbered folder holding a SavedModel"
+             + ("" if versions.policy.latest else f", of version policy {versions.policy}")
+             + ")")
 
 
-def _bind(versions: Versions, host: str, port: int, rest_port: int):
+def _check_labels(configs: list[ModelConfig], models: Models) -> None:
+    """Every version label points at a version served, as TF Serving requires."""
+    problems = []
+    for config, versions in zip(configs, models):
+        served = versions.served()
+        problems.extend(
+            f"{_where(config)}version label {label!r} points at version {version}, which is "
+            f"not available: the model serves {', '.join(map(str, served)) or 'no version'} "
+            f"(version policy {config.policy}); start with "
+            f"--allow_version_labels_for_unavailable_models to allow it"
+            for label, version in sorted(config.labels.items()) if version not in served)
+    if problems:
+        raise SkewlessError("\n".join(problems))
+
+
+def _bind(models: Models, host: str, port: int, rest_port: int):
     """Both servers listening (not yet serving), before anything is loaded: a port in use
     is found at once."""
     grpc_bound = _listening(
-        "gRPC", host, port, lambda: bind_grpc(versions, host, port, GRPC_WORKERS))
+        "gRPC", host, port, lambda: bind_grpc(models, host, port, GRPC_WORKERS))
     try:
         rest_bound = _listening("REST", host, rest_port,
-                                lambda: bind_rest(versions, host, rest_port))
+                                lambda: bind_rest(models, host, rest_port))
     except SkewlessError:
         grpc_bound[0].stop(None)
         raise

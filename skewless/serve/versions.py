@@ -1,17 +1,21 @@
-"""The versions of the served model: which are on disk, which are loaded, which one answers
-a request that names no version.
+"""The versions of one served model: which are on disk, which its version policy serves,
+which are loaded, which one answers a request that names no version.
 
 Like TF Serving, versions are the numbered directories under the base directory, and the
-newest one serves. A poll (every second) notices new versions; a new version is loaded
-completely before it replaces the old one, and requests already holding the old one finish
-on it (a request keeps a reference to its ``Servable``). If the newest version fails to
-load, the one serving now goes on serving. A version a client asks for by number is loaded
-on demand and kept while its directory exists."""
+newest one served answers requests that name no version. A poll (every second) notices new
+versions; a new version is loaded completely before it replaces the old one, and requests
+already holding the old one finish on it (a request keeps a reference to its ``Servable``).
+If a version the policy selects fails to load, the next one it allows serves instead (for
+``latest``: the next older version). Without a policy (a model given by ``--model_name``),
+the newest version serves and a version a client asks for by number is loaded on demand and
+kept while its directory exists; with one (``--model_config_file``), only the versions it
+serves answer, as in TF Serving."""
 from __future__ import annotations
 
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .limits import Limits
@@ -23,6 +27,41 @@ _MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 def holds_saved_model(path: str) -> bool:
     return any(os.path.isfile(os.path.join(path, name)) for name in _MODEL_FILES)
+
+
+def base_dir_problem(base_dir: str) -> Optional[str]:
+    """Why ``base_dir`` cannot be a model's base path (None if it can)."""
+    if not os.path.isdir(base_dir):
+        return (f"{base_dir} is not a directory: give the folder that holds the model's "
+                f"numbered version folders")
+    if holds_saved_model(base_dir):
+        parent = os.path.dirname(os.path.abspath(base_dir))
+        return (f"{base_dir} is a SavedModel, one version of a model: give the folder that "
+                f"holds the numbered version folders ({parent})")
+    return None
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    """TF Serving's ``ServableVersionPolicy``: the ``latest`` versions on disk that load
+    (``latest {num_versions: N}``), or, with ``latest`` None, every version on disk that
+    loads among ``specific`` (``specific {versions: …}``), or among all (``all {}``, when
+    ``specific`` is None too)."""
+
+    latest: Optional[int] = 1
+    specific: Optional[frozenset] = None
+
+    def candidates(self, on_disk) -> list[int]:
+        """The versions of ``on_disk`` it may serve, newest first."""
+        return sorted((version for version in on_disk
+                       if self.specific is None or version in self.specific), reverse=True)
+
+    def __str__(self) -> str:
+        if self.latest is not None:
+            return f"latest {self.latest}"
+        if self.specific is not None:
+            return "specific " + ", ".join(map(str, sorted(self.specific)))
+        return "all"
 
 
 def versions_on_disk(base_dir: str) -> dict[int, str]:
@@ -55,34 +94,46 @@ def _fingerprint(path: str) -> tuple:
 
 
 class Versions:
+    """One model's versions. ``policy`` None: the newest version serves, and any other
+    version on disk is loaded when a request names it."""
+
     def __init__(self, name: str, base_dir: str, limits: Limits,
                  log: Callable[[str], None] = lambda message: print(message, file=sys.stderr,
-                                                                    flush=True)):
+                                                                    flush=True),
+                 policy: Optional[VersionPolicy] = None):
         self.name = name
         self.base_dir = base_dir
         self.limits = limits
+        self.policy = policy or VersionPolicy()
+        self._on_request = policy is None
         self._log = log
         self._lock = threading.Lock()  # guards the fields below
         self._loaded: dict[int, Servable] = {}
-        self._latest: Optional[int] = None
+        self._served: tuple[int, ...] = ()  # what the policy serves, newest first
         self._requested: set[int] = set()
         self._failed: dict[int, tuple] = {}  # version → (fingerprint, message)
         self._load_locks: dict[int, threading.Lock] = {}
 
     # ---- what requests see ----------------------------------------------------------------
 
-    def resolve(self, name: str, version: Optional[int] = None) -> Servable:
-        """The servable answering a request for model ``name`` (and ``version``, if given)."""
-        wanted = f"Latest({name})" if version is None else f"Specific({name}, {version})"
-        if name != self.name:
-            raise not_found(f"Servable not found for request: {wanted}: this server serves "
-                            f"model {self.name!r}")
+    def resolve(self, version: Optional[int] = None) -> Servable:
+        """The servable answering a request for ``version`` (None: the newest served)."""
+        wanted = (f"Latest({self.name})" if version is None
+                  else f"Specific({self.name}, {version})")
+        with self._lock:
+            if version is None and self._served:
+                return self._loaded[self._served[0]]
+            if version in self._served:
+                return self._loaded[version]
+            failed = self._failed.get(version)
         if version is None:
-            with self._lock:
-                if self._latest is not None:
-                    return self._loaded[self._latest]
             raise not_found(f"Servable not found for request: {wanted}: no version of "
                             f"{self.name!r} is loaded")
+        if not self._on_request:
+            reason = (f"it failed to load: {failed[1]}" if failed else
+                      f"the model's version policy ({self.policy}) serves "
+                      f"{_listed(self.served()) or 'no version now'}")
+            raise not_found(f"Servable not found for request: {wanted}: {reason}")
         path = versions_on_disk(self.base_dir).get(version)
         if path is None:
             raise not_found(f"Servable not found for request: {wanted}: there is no version "
@@ -98,6 +149,11 @@ class Versions:
             self._requested.add(version)
         return servable
 
+    def served(self) -> tuple[int, ...]:
+        """The versions the policy serves now, newest first."""
+        with self._lock:
+            return self._served
+
     def states(self) -> dict[int, Optional[str]]:
         """Each version loaded (→ None) or failed to load (→ the error)."""
         with self._lock:
@@ -108,32 +164,31 @@ class Versions:
     # ---- following the directory ----------------------------------------------------------
 
     def poll(self) -> None:
-        """Serve the newest version that loads; forget versions whose folder is gone."""
+        """Serve what the policy selects among the versions on disk that load; unload the
+        rest, and forget versions whose folder is gone."""
         on_disk = versions_on_disk(self.base_dir)
-        self._forget(on_disk)
-        for version in sorted(on_disk, reverse=True):
-            if version == self._latest:
+        serving = []
+        for version in self.policy.candidates(on_disk):
+            if len(serving) == self.policy.latest:
                 break
             if self._load(version, on_disk[version]) is not None:
-                with self._lock:
-                    previous, self._latest = self._latest, version
-                self._log(f"serving {self.name} version {version}"
-                          + ("" if previous is None else f" (was {previous})"))
-                break
-        else:
-            if self._latest is not None:
-                self._log(f"no version of {self.name} left to serve under {self.base_dir}")
-            with self._lock:
-                self._latest = None
+                serving.append(version)
+        with self._lock:
+            previous, self._served = self._served, tuple(serving)
+        self._forget(on_disk)
+        if serving and tuple(serving) != previous:
+            self._log(f"serving {self.name} version{'s' * (len(serving) > 1)} "
+                      f"{_listed(serving)}" + (f" (was {_listed(previous)})" if previous else ""))
+        elif previous and not serving:
+            self._log(f"no version of {self.name} left to serve under {self.base_dir}")
 
     def _forget(self, on_disk: dict) -> None:
-        """Unload what no request can ask for any more: versions neither serving nor asked
-        for by number, and those whose folder is gone. The serving version stays until
-        another replaces it, even if its folder is deleted. Requests holding an unloaded
-        version still finish on it."""
+        """Unload what no request can ask for any more: versions neither served nor asked
+        for by number, and those whose folder is gone. Requests holding an unloaded version
+        still finish on it."""
         with self._lock:
             self._requested &= set(on_disk)
-            keep = self._requested | {self._latest}
+            keep = self._requested | set(self._served)
             for version in list(self._loaded):
                 if version not in keep:
                     del self._loaded[version]
@@ -167,3 +222,7 @@ class Versions:
                 self._failed.pop(version, None)
                 self._loaded[version] = servable
             return servable
+
+
+def _listed(versions) -> str:
+    return ", ".join(map(str, sorted(versions)))

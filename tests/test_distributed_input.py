@@ -157,6 +157,20 @@ def test_a_record_shard_still_names_the_record_of_a_parse_error(features, tmp_pa
         list(dataset)
 
 
+def test_a_record_shard_still_finds_a_file_cut_short(features, tmp_path):
+    """The file is read and its bytes counted whole, whichever records the pipeline keeps."""
+    path = Path(write_records(tmp_path / "part-0.tfrecord",
+                              [example(x=float(i), y=0.0) for i in range(5)]))
+    path.write_bytes(path.read_bytes()[:-3])  # inside the last record's data CRC
+    for pipeline in range(3):
+        context = tf.distribute.InputContext(3, pipeline, 1)
+        dataset = features.input_fn(str(path), batch_size=2, shuffle=False,
+                                    input_context=context)
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"part-0\.tfrecord: cannot read record 4 \(at byte \d+\)"):
+            list(dataset)
+
+
 def test_the_generated_module_shards_as_load_does(tmp_path):
     loaded, module = compile_both(SPEC, tmp_path, "sharded_features")
     write_files(tmp_path, [3, 5])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .lazy import np, tf
 
@@ -162,13 +162,18 @@ def _file_batches(batch_size: int):
 
 
 def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
-                 parallel: bool = True) -> tf.data.Dataset:
+                 parallel: bool = True, shard: Optional[tuple[int, int]] = None
+                 ) -> tf.data.Dataset:
     """``parse(records, names)`` (by default the pair itself) of every batch of
     ``batch_size`` records (the last of each file may be smaller) of the files of
     ``sources`` (see :func:`source_dataset`), in file order; each record's name is
     "path: record N" (N counted from 0 in each file), for parse errors. Reading a damaged
     file, or one cut short, raises ``InvalidArgumentError`` whose message names it (see
     :func:`read_error`).
+
+    With ``shard=(count, index)`` only records N with ``N % count == index`` are kept (the
+    whole file is still read and checked): files are read ``count * batch_size`` records at
+    a time, so each batch keeps at most ``batch_size`` (batches left empty are dropped).
 
     Files are read one after the other. The thread that reads them does little else: it
     adds up the records' byte counts (one ``tf.strings.length`` per batch) and checks the
@@ -190,18 +195,36 @@ def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
         offset = tf.where(end, tf.zeros([], tf.int64), offset + size + _RECORD_FRAMING * count)
         return offset, (records, first, path)
 
+    every = 1 if shard is None else shard[0]
+
     def named(records, first, path):
         count = tf.size(records, out_type=tf.int64)
-        names = tf.strings.join([path, tf.strings.as_string(tf.range(first, first + count))],
-                                separator=": record ")
+        numbers = (tf.range(first, first + count) if shard is None
+                   else tf.range(first, first + count * every, every))
+        names = tf.strings.join([path, tf.strings.as_string(numbers)], separator=": record ")
         return parse(records, names)
 
-    return (sources.flat_map(_file_batches(batch_size))
-            .scan(tf.zeros([], tf.int64), tf.autograph.experimental.do_not_convert(step))
-            .filter(lambda records, first, path: tf.not_equal(first, END))
-            .map(tf.autograph.experimental.do_not_convert(named),
-                 **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
-                    if parallel else {})))
+    batches = (sources.flat_map(_file_batches(batch_size * every))
+               .scan(tf.zeros([], tf.int64), tf.autograph.experimental.do_not_convert(step))
+               .filter(lambda records, first, path: tf.not_equal(first, END)))
+    if shard is not None:
+        batches = batches.map(_record_shard(*shard)).filter(
+            lambda records, first, path: tf.size(records) > 0)
+    return batches.map(tf.autograph.experimental.do_not_convert(named),
+                       **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+                          if parallel else {}))
+
+
+def _record_shard(count: int, index: int):
+    """A function from a batch (records, number of its first record, path) to the batch of
+    its records N with ``N % count == index``: every ``count``-th record from the first
+    such, and that record's number."""
+
+    def keep(records, first, path):
+        offset = (index - first) % count
+        return records[offset::count], first + offset, path
+
+    return tf.autograph.experimental.do_not_convert(keep)
 
 
 def _damage(path: bytes, compression: bytes) -> bytes:

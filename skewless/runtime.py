@@ -10,6 +10,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from .lazy import tf
 
+from . import distribute
 from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant
@@ -109,7 +110,9 @@ class Features:
 
     def input_fn(self, file_pattern: Union[str, Sequence[str]], batch_size: int = 128,
                  num_epochs: Optional[int] = 1, shuffle: bool = True, seed: Optional[int] = None,
-                 shuffle_buffer_size: int = 10_000, compression: str = "auto") -> tf.data.Dataset:
+                 shuffle_buffer_size: int = 10_000, compression: str = "auto",
+                 input_context: Optional[tf.distribute.InputContext] = None
+                 ) -> tf.data.Dataset:
         """A ``tf.data.Dataset`` of ``(features, targets)`` batches, or
         ``(features, targets, weights)`` when the spec has a weight — ready for
         ``keras.Model.fit``.
@@ -124,18 +127,31 @@ class Features:
         file matches, a match is a directory or cannot be opened, or every file is empty;
         while iterating, a damaged file, or one cut short (even at a record boundary of a
         GZIP file), raises ``tf.errors.InvalidArgumentError`` naming the file, the record
-        and its byte offset, instead of ending the data early."""
+        and its byte offset, instead of ending the data early.
+
+        With ``input_context`` (the ``tf.distribute.InputContext`` that
+        ``strategy.distribute_datasets_from_function`` passes), ``batch_size`` is the global
+        batch size: batches hold ``batch_size / input_context.num_replicas_in_sync`` records
+        (a ValueError if that does not divide), and this input pipeline reads only its share
+        of the data: files ``input_pipeline_id``, ``input_pipeline_id + n``, … of the sorted
+        files, ``n`` being ``num_input_pipelines``, when there are at least ``n`` files; else
+        records ``input_pipeline_id``, ``input_pipeline_id + n``, … of every file. Each
+        record is read by exactly one pipeline, and the files are checked as above by each."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         files = list_files(file_pattern)
         dataset = source_dataset(files, compression)
+        file_count, record_shard = len(files), None
+        if input_context is not None:
+            dataset, file_count, record_shard, batch_size = distribute.share(
+                dataset, file_count, batch_size, input_context)
         if shuffle:
-            dataset = dataset.shuffle(len(files), seed=seed)
+            dataset = dataset.shuffle(file_count, seed=seed)
             dataset = dataset.interleave(
                 lambda path, compression: read_batches(
                     tf.data.Dataset.from_tensors((path, compression)), batch_size,
-                    parallel=False),
-                cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
+                    parallel=False, shard=record_shard),
+                cycle_length=min(file_count, 8), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=seed is not None)
             dataset = dataset.unbatch().shuffle(shuffle_buffer_size, seed=seed)
             if num_epochs != 1:
@@ -147,7 +163,8 @@ class Features:
             # Each file is read in batches of its own; joining its last, smaller batch with
             # the next file's first after the transform gives the same tensors (the
             # transform is batch-invariant) and moves less data than joining the records.
-            dataset = read_batches(dataset, batch_size, self._parse_training_batch)
+            dataset = read_batches(dataset, batch_size, self._parse_training_batch,
+                                   shard=record_shard)
             if num_epochs != 1:
                 dataset = dataset.repeat(num_epochs)
             dataset = dataset.rebatch(batch_size)

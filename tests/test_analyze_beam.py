@@ -4,12 +4,14 @@ two-phase specs; NaN skipped and counted; clear errors; the command line's --run
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections import Counter
 
 import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from skewless import compiler
 from skewless.analyze import Stats, analyze as analyze_locally
@@ -20,6 +22,8 @@ from skewless_test_helpers import FLIGHTS, example, make_data, write_records
 
 # Two threads: the work is split into bundles whose accumulators Beam merges.
 TWO_WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_threading"]
+# Two worker processes: every step's functions and accumulators are pickled to reach them.
+TWO_PROCESSES = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 
 # Every analyzer: moments (also of a zscore, in a second phase), range, quantiles of float32
 # and int64, vocabularies of strings (top_k), of variable-length values (min_freq) and of
@@ -182,6 +186,21 @@ def test_split_and_shuffled_data_gives_the_same_constants(every):
     original = analyze_locally(every["graph"], every["files"])
     assert analyze_locally(every["graph"], every["shuffled"]) == original
     assert analyze_on_beam(every["graph"], every["shuffled"], TWO_WORKERS) == original
+
+
+def test_two_worker_processes_give_the_local_engines_constants(every, tmp_path):
+    """Beam's direct runner with two worker processes, on the spec with every analyzer and
+    two phases. A step of the same options records the process it runs in, to show the
+    work left this process."""
+    assert (analyze_on_beam(every["graph"], every["shuffled"], TWO_PROCESSES)
+            == analyze_locally(every["graph"], every["files"]))
+    output = tmp_path / "pids.txt"
+    with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner", *TWO_PROCESSES])
+                       ) as pipeline:
+        _ = (pipeline | beam.Create(range(4)) | beam.Map(lambda _: os.getpid())
+             | beam.Distinct() | beam.io.WriteToText(str(output), shard_name_template=""))
+    pids = {int(line) for line in output.read_text().splitlines()}
+    assert pids and os.getpid() not in pids
 
 
 def test_nan_values_are_skipped_and_counted(tmp_path):

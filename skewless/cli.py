@@ -16,7 +16,7 @@ from typing import Optional
 
 import skewless
 
-from . import lazy
+from . import cli_convert, lazy
 from .errors import SkewlessError, source_lines
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
@@ -157,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--diff", action="store_true",
                      help="write nothing; print the diff of each file that is not formatted")
     fmt.set_defaults(run=_fmt)
+    cli_convert.add_parser(commands)
     return parser
 
 

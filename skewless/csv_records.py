@@ -44,9 +44,9 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
                     r"|inf|infinity|nan)", re.IGNORECASE)
 _BOOLS = {"0": 0, "1": 1, "false": 0, "true": 1}
-_LISTS = {"int64": "int64_list", "bool": "int64_list", "float32": "float_list",
-          "string": "bytes_list"}
+_LISTS = {"int64": "int64_list", "bool": "int64_list", "string": "bytes_list"}
 _SHOWN = 40  # characters of a bad value shown in a message
+_FLOAT_VALUES = b"\x0a"  # FloatList's field 1 (value), packed: wire type 2
 
 
 def is_csv(path) -> bool:
@@ -107,17 +107,46 @@ def _int64(text: str) -> int:
     return value
 
 
-def _float32(text: str) -> float:
+def _float32(text: str) -> int:
+    """The bits of the float32 a field stands for: the nearest float64 of its text, rounded
+    to the nearest float32 (ties to even), as a tf.Example's FloatList rounds a Python
+    float. Rounded here, in integers: TensorFlow's threads (where ``input_fn`` reads CSV)
+    flush subnormal floats to zero, and so would any rounding by the processor there."""
     stripped = text.strip(_SPACE)
     if not _FLOAT.fullmatch(stripped):
         raise _Bad(f"not a float32: {_shown(text)}")
-    value = float(stripped)  # the nearest float64; the Example's FloatList rounds it to float32
-    try:
-        struct.pack("<f", value)  # the same rounding, which says when it overflows
-    except OverflowError:
+    bits = _float32_bits(float(stripped))
+    if bits is None:
         raise _Bad(f"{_shown(stripped)} is beyond float32 (largest 3.4028235e38; "
-                   f"write inf for infinity)") from None
-    return value
+                   f"write inf for infinity)")
+    return bits
+
+
+def _float32_bits(value: float) -> Optional[int]:
+    """The bits of ``value`` (a float64) rounded to float32, None if a finite value
+    overflows. NaN becomes the quiet NaN of its sign."""
+    (bits,) = struct.unpack("<Q", struct.pack("<d", value))
+    sign, exponent, fraction = (bits >> 63) << 31, (bits >> 52) & 0x7FF, bits & (2**52 - 1)
+    if exponent == 0x7FF:
+        return sign | (0x7FC00000 if fraction else 0x7F800000)
+    if exponent == 0:  # zero, or a float64 subnormal: far below float32's smallest
+        return sign
+    power = exponent - 1023
+    significand = (1 << 52) | fraction
+    shift = 29 if power >= -126 else 29 - 126 - power  # to 24 bits, or fewer if subnormal
+    if shift > 54:
+        return sign
+    kept, rest = significand >> shift, significand & ((1 << shift) - 1)
+    half = 1 << (shift - 1)
+    if rest > half or (rest == half and kept & 1):
+        kept += 1
+    if power < -126:  # subnormal; rounding up to 2**23 gives the smallest normal's bits
+        return sign | kept
+    if kept == 1 << 24:
+        kept, power = kept >> 1, power + 1
+    if power > 127:
+        return None
+    return sign | (power + 127) << 23 | (kept - (1 << 23))
 
 
 def _bool(text: str) -> int:
@@ -250,7 +279,7 @@ class _Converter:
             for field in self.fields:
                 values = self._values(field, fields[field.index])
                 if values:
-                    getattr(feature[field.key], _LISTS[field.dtype]).value.extend(values)
+                    _add(feature[field.key], field.dtype, values)
             for sparse in self.sparse:
                 field = sparse.indices
                 indices = self._values(field, fields[field.index])
@@ -261,8 +290,8 @@ class _Converter:
                     raise _Bad(f"{len(values)} values for the {len(indices)} indices in "
                                f"{sparse.indices.key} (sparse column {sparse.name})")
                 if values:
-                    feature[sparse.indices.key].int64_list.value.extend(indices)
-                    getattr(feature[field.key], _LISTS[field.dtype]).value.extend(values)
+                    _add(feature[sparse.indices.key], "int64", indices)
+                    _add(feature[field.key], field.dtype, values)
         except _Bad as exc:
             raise _located(self.path, line, lines, field.index,
                            f"field {field.index + 1} ({field.key}): {exc}") from None
@@ -291,6 +320,25 @@ class _Converter:
                        f"{sparse.name})")
         if len(set(indices)) != len(indices):
             raise _Bad(f"an index is given twice (sparse column {sparse.name})")
+
+
+def _add(feature, dtype: str, values: list) -> None:
+    """Put the values of a field in its tf.train.Feature; float32 values are bits, put as
+    the packed field's bytes (setting floats would round them again, in this thread)."""
+    if dtype != "float32":
+        getattr(feature, _LISTS[dtype]).value.extend(values)
+        return
+    data = struct.pack(f"<{len(values)}I", *values)
+    feature.float_list.MergeFromString(_FLOAT_VALUES + _varint(len(data)) + data)
+
+
+def _varint(number: int) -> bytes:
+    encoded = bytearray()
+    while number > 0x7F:
+        encoded.append(number & 0x7F | 0x80)
+        number >>= 7
+    encoded.append(number)
+    return bytes(encoded)
 
 
 # ---- where in the file -------------------------------------------------------------------

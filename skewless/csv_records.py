@@ -22,31 +22,20 @@ import csv
 import functools
 import gzip
 import math
-import re
-import struct
 import zlib
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 
 from .lazy import np, tf
 
+from .csv_values import PARSE, SEPARATOR, BadValue, add_values, pieces, shown
 from .errors import DataError
 from .ir import ColumnSpec
 
 SUFFIXES = (".csv", ".csv.gz")
-SEPARATOR = "|"  # between the values of a fixed-shape, variable-length or sparse column
 BAD_CSV = "bad CSV: "  # how every message about a CSV file's content begins
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _FIELD_LIMIT = 2**31 - 1  # the csv module's default (131072 characters) is too few for lists
 _BLOCK = 1 << 20
-_SPACE = " \t\r\n\f\v"  # ASCII whitespace, ignored around a number
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-                    r"|inf|infinity|nan)", re.IGNORECASE)
-_BOOLS = {"0": 0, "1": 1, "false": 0, "true": 1}
-_LISTS = {"int64": "int64_list", "bool": "int64_list", "string": "bytes_list"}
-_SHOWN = 40  # characters of a bad value shown in a message
-_FLOAT_VALUES = b"\x0a"  # FloatList's field 1 (value), packed: wire type 2
 
 
 def is_csv(path) -> bool:
@@ -79,117 +68,6 @@ def batch_reader(files: Sequence[str], compression: str, columns: Sequence[Colum
     if compression == "ZLIB":
         raise DataError("CSV files are read plain or GZIP-compressed, not ZLIB")
     return functools.partial(read_batches, columns=tuple(columns))
-
-
-# ---- values ------------------------------------------------------------------------------
-
-
-class _Bad(Exception):
-    """A field that holds no value of its column; the argument says why."""
-
-
-def _shown(text: str) -> str:
-    """A value in a message: as it is when that is clear, else as Python writes it. (Error
-    messages of ``input_fn`` pass through ``tf.debugging.Assert``, which writes a quote as
-    ``\'``: messages quote only values that need it.)"""
-    text = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
-    plain = text and text.isprintable() and text.strip() == text and not set(text) & set("'\"\\")
-    return text if plain else repr(text)
-
-
-def _int64(text: str) -> int:
-    stripped = text.strip(_SPACE)
-    if not _INT.fullmatch(stripped):
-        raise _Bad(f"not an int64: {_shown(text)}")
-    value = int(stripped)
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise _Bad(f"{_shown(stripped)} is outside int64 ({INT64_MIN} to {INT64_MAX})")
-    return value
-
-
-def _float32(text: str) -> int:
-    """The bits of the float32 a field stands for: the nearest float64 of its text, rounded
-    to the nearest float32 (ties to even), as a tf.Example's FloatList rounds a Python
-    float. Rounded here, in integers: TensorFlow's threads (where ``input_fn`` reads CSV)
-    flush subnormal floats to zero, and so would any rounding by the processor there."""
-    stripped = text.strip(_SPACE)
-    if not _FLOAT.fullmatch(stripped):
-        raise _Bad(f"not a float32: {_shown(text)}")
-    bits = _float32_bits(float(stripped))
-    if bits is None:
-        raise _Bad(f"{_shown(stripped)} is beyond float32 (largest 3.4028235e38; "
-                   f"write inf for infinity)")
-    return bits
-
-
-def _float32_bits(value: float) -> Optional[int]:
-    """The bits of ``value`` (a float64) rounded to float32, None if a finite value
-    overflows. NaN becomes the quiet NaN of its sign."""
-    (bits,) = struct.unpack("<Q", struct.pack("<d", value))
-    sign, exponent, fraction = (bits >> 63) << 31, (bits >> 52) & 0x7FF, bits & (2**52 - 1)
-    if exponent == 0x7FF:
-        return sign | (0x7FC00000 if fraction else 0x7F800000)
-    if exponent == 0:  # zero, or a float64 subnormal: far below float32's smallest
-        return sign
-    power = exponent - 1023
-    significand = (1 << 52) | fraction
-    shift = 29 if power >= -126 else 29 - 126 - power  # to 24 bits, or fewer if subnormal
-    if shift > 54:
-        return sign
-    kept, rest = significand >> shift, significand & ((1 << shift) - 1)
-    half = 1 << (shift - 1)
-    if rest > half or (rest == half and kept & 1):
-        kept += 1
-    if power < -126:  # subnormal; rounding up to 2**23 gives the smallest normal's bits
-        return sign | kept
-    if kept == 1 << 24:
-        kept, power = kept >> 1, power + 1
-    if power > 127:
-        return None
-    return sign | (power + 127) << 23 | (kept - (1 << 23))
-
-
-def _bool(text: str) -> int:
-    value = _BOOLS.get(text.strip(_SPACE).lower())
-    if value is None:
-        raise _Bad(f"not a bool (true, false, 1 or 0): {_shown(text)}")
-    return value
-
-
-def _string(text: str) -> bytes:
-    return text.encode("utf-8")
-
-
-_VALUE = {"int64": _int64, "float32": _float32, "bool": _bool, "string": _string}
-
-
-def _pieces(text: str, dtype: str) -> list[str]:
-    """The values of a field holding a list: split at each ``|``; in a list of strings,
-    ``\\|`` is a ``|``, ``\\\\`` a backslash and ``\\e`` an empty value (so that ``\\e``
-    alone is one empty string, where an empty field is no value)."""
-    if dtype != "string" or "\\" not in text:
-        return text.split(SEPARATOR)
-    pieces, current, at = [], [], 0
-    while at < len(text):
-        char = text[at]
-        if char == "\\":
-            escaped = text[at + 1:at + 2]
-            if escaped in ("\\", SEPARATOR):
-                current.append(escaped)
-            elif escaped != "e" or current or text[at + 2:at + 3] not in ("", SEPARATOR):
-                raise _Bad(f"unknown escape {chr(92) + escaped} in a list of strings (the "
-                           f"escapes are {chr(92)}| for |, {chr(92) * 2} for {chr(92)}, and "
-                           f"{chr(92)}e alone for an empty value)")
-            at += 2
-            continue
-        if char == SEPARATOR:
-            pieces.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        at += 1
-    pieces.append("".join(current))
-    return pieces
 
 
 # ---- a header's fields -------------------------------------------------------------------
@@ -235,7 +113,7 @@ class _Converter:
                 for key in (column.sparse_keys or ()) + (column.name,)}
         for key, index in twice.items():
             if key in read:
-                raise _located(path, line, lines, index, f"the header names {_shown(key)} twice "
+                raise _located(path, line, lines, index, f"the header names {shown(key)} twice "
                                                          f"(fields {positions[key] + 1} and "
                                                          f"{index + 1})")
         self.fields, self.sparse = [], []
@@ -279,7 +157,7 @@ class _Converter:
             for field in self.fields:
                 values = self._values(field, fields[field.index])
                 if values:
-                    _add(feature[field.key], field.dtype, values)
+                    add_values(feature[field.key], field.dtype, values)
             for sparse in self.sparse:
                 field = sparse.indices
                 indices = self._values(field, fields[field.index])
@@ -287,12 +165,12 @@ class _Converter:
                 field = sparse.values
                 values = self._values(field, fields[field.index])
                 if len(values) != len(indices):
-                    raise _Bad(f"{len(values)} values for the {len(indices)} indices in "
+                    raise BadValue(f"{len(values)} values for the {len(indices)} indices in "
                                f"{sparse.indices.key} (sparse column {sparse.name})")
                 if values:
-                    _add(feature[sparse.indices.key], "int64", indices)
-                    _add(feature[field.key], field.dtype, values)
-        except _Bad as exc:
+                    add_values(feature[sparse.indices.key], "int64", indices)
+                    add_values(feature[field.key], field.dtype, values)
+        except BadValue as exc:
             raise _located(self.path, line, lines, field.index,
                            f"field {field.index + 1} ({field.key}): {exc}") from None
         return example.SerializeToString()
@@ -301,14 +179,14 @@ class _Converter:
     def _values(field: _Field, text: str) -> list:
         if not text:
             if field.required:
-                raise _Bad("empty, and the column has no default")
+                raise BadValue("empty, and the column has no default")
             return []
-        parse = _VALUE[field.dtype]
+        parse = PARSE[field.dtype]
         if not field.listed:
             return [parse(text)]
-        values = [parse(piece) for piece in _pieces(text, field.dtype)]
+        values = [parse(piece) for piece in pieces(text, field.dtype)]
         if field.count is not None and len(values) != field.count:
-            raise _Bad(f"{len(values)} value{'s' * (len(values) != 1)}, the column has "
+            raise BadValue(f"{len(values)} value{'s' * (len(values) != 1)}, the column has "
                        f"{field.count} (separated by '{SEPARATOR}')")
         return values
 
@@ -316,29 +194,10 @@ class _Converter:
     def _check_indices(sparse: _Sparse, indices: list) -> None:
         outside = [index for index in indices if not 0 <= index < sparse.size]
         if outside:
-            raise _Bad(f"index {outside[0]} is outside [0, {sparse.size}) (sparse column "
+            raise BadValue(f"index {outside[0]} is outside [0, {sparse.size}) (sparse column "
                        f"{sparse.name})")
         if len(set(indices)) != len(indices):
-            raise _Bad(f"an index is given twice (sparse column {sparse.name})")
-
-
-def _add(feature, dtype: str, values: list) -> None:
-    """Put the values of a field in its tf.train.Feature; float32 values are bits, put as
-    the packed field's bytes (setting floats would round them again, in this thread)."""
-    if dtype != "float32":
-        getattr(feature, _LISTS[dtype]).value.extend(values)
-        return
-    data = struct.pack(f"<{len(values)}I", *values)
-    feature.float_list.MergeFromString(_FLOAT_VALUES + _varint(len(data)) + data)
-
-
-def _varint(number: int) -> bytes:
-    encoded = bytearray()
-    while number > 0x7F:
-        encoded.append(number & 0x7F | 0x80)
-        number >>= 7
-    encoded.append(number)
-    return bytes(encoded)
+            raise BadValue(f"an index is given twice (sparse column {sparse.name})")
 
 
 # ---- where in the file -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
 import skewless
-from skewless import csv_records
+from skewless import csv_records, csv_values
 from skewless.analyze import analyze
 from skewless.cli import main
 from skewless.errors import DataError
@@ -130,13 +130,29 @@ def test_float_text_rounds_to_the_float32_numpy_gives(value):
     with np.errstate(over="ignore"):
         expected = np.array([value]).astype(np.float32)
     if np.isinf(expected[0]) and not np.isinf(value):
-        with pytest.raises(csv_records._Bad, match="beyond float32"):
-            csv_records._float32(text)
+        with pytest.raises(csv_values.BadValue, match="beyond float32"):
+            csv_values.PARSE["float32"](text)
         return
     if np.isnan(value):
         expected = np.array([np.copysign(np.nan, value)], np.float32)
-    bits = csv_records._float32(text)
+    bits = csv_values.PARSE["float32"](text)
     assert bits == expected.view(np.uint32)[0], (text, hex(bits))
+
+
+@pytest.mark.parametrize("field, dtype, expected", [
+    ("", "string", [""]),  # never asked: an empty field is no value, before any splitting
+    ("a|b", "string", ["a", "b"]), ("a\\|b|c\\\\d", "string", ["a|b", "c\\d"]),
+    ("\\e", "string", [""]), ("\\e|\\e", "string", ["", ""]), ("|", "string", ["", ""]),
+    ("1|2", "int64", ["1", "2"]), ("a\\|b", "int64", ["a\\", "b"]),  # numbers: no escapes
+])
+def test_list_fields_split_as_documented(field, dtype, expected):
+    assert csv_values.pieces(field, dtype) == expected
+
+
+@pytest.mark.parametrize("field", ["a\\x", "x\\e", "\\ea", "a\\"])
+def test_unknown_escapes_in_string_lists_are_errors(field):
+    with pytest.raises(csv_values.BadValue, match="unknown escape"):
+        csv_values.pieces(field, "string")
 
 
 # ---- values, by hand ---------------------------------------------------------------------------

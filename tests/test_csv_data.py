@@ -140,7 +140,6 @@ def test_float_text_rounds_to_the_float32_numpy_gives(value):
 
 
 @pytest.mark.parametrize("field, dtype, expected", [
-    ("", "string", [""]),  # never asked: an empty field is no value, before any splitting
     ("a|b", "string", ["a", "b"]), ("a\\|b|c\\\\d", "string", ["a|b", "c\\d"]),
     ("\\e", "string", [""]), ("\\e|\\e", "string", ["", ""]), ("|", "string", ["", ""]),
     ("1|2", "int64", ["1", "2"]), ("a\\|b", "int64", ["a\\", "b"]),  # numbers: no escapes

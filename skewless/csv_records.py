@@ -14,7 +14,7 @@ a field and close it) from UTF-8 text (a byte order mark is skipped). A field th
 hold a value of its column, a row with another number of fields than the header, bad
 quoting and bytes that are not UTF-8 are a ``DataError`` naming the file, the line and the
 column where the field starts, both counted from 1 in characters, as a text editor counts
-them: ``bad CSV: train.csv:4:9: 'distance' (field 3): not an int64: '12.5'``."""
+them: ``bad CSV: train.csv:4:9: field 3 (distance): not an int64: 12.5``."""
 from __future__ import annotations
 
 import contextlib
@@ -89,8 +89,8 @@ class _Field:
 
 @dataclass(frozen=True)
 class _Sparse:
-    """A sparse column: its name, size, and the fields of its indices and values (None when
-    the header has neither)."""
+    """A sparse column whose keys the header names: its name, size, and the fields of its
+    indices and values."""
 
     name: str
     size: int
@@ -166,7 +166,7 @@ class _Converter:
                 values = self._values(field, fields[field.index])
                 if len(values) != len(indices):
                     raise BadValue(f"{len(values)} values for the {len(indices)} indices in "
-                               f"{sparse.indices.key} (sparse column {sparse.name})")
+                                   f"{sparse.indices.key} (sparse column {sparse.name})")
                 if values:
                     add_values(feature[sparse.indices.key], "int64", indices)
                     add_values(feature[field.key], field.dtype, values)
@@ -187,7 +187,7 @@ class _Converter:
         values = [parse(piece) for piece in pieces(text, field.dtype)]
         if field.count is not None and len(values) != field.count:
             raise BadValue(f"{len(values)} value{'s' * (len(values) != 1)}, the column has "
-                       f"{field.count} (separated by '{SEPARATOR}')")
+                           f"{field.count} (separated by {SEPARATOR})")
         return values
 
     @staticmethod
@@ -195,7 +195,7 @@ class _Converter:
         outside = [index for index in indices if not 0 <= index < sparse.size]
         if outside:
             raise BadValue(f"index {outside[0]} is outside [0, {sparse.size}) (sparse column "
-                       f"{sparse.name})")
+                           f"{sparse.name})")
         if len(set(indices)) != len(indices):
             raise BadValue(f"an index is given twice (sparse column {sparse.name})")
 

@@ -53,7 +53,7 @@ def _float32(text: str) -> int:
     bits = _float32_bits(float(stripped))
     if bits is None:
         raise BadValue(f"{shown(stripped)} is beyond float32 (largest 3.4028235e38; "
-                   f"write inf for infinity)")
+                       f"write inf for infinity)")
     return bits
 
 

@@ -369,3 +369,12 @@ def test_the_beam_engine_reads_csv_and_names_bad_csv(tmp_path, analyzed):
     bad.write_text("i,y\n1,0\n1,x\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"^bad CSV: {bad}:3:3: field 2 \(y\): not a float32"):
         analyze_on_beam(analyzed, str(bad))
+
+
+def test_a_cut_gzip_csv_file_is_named(values_spec, tmp_path):
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(gzip.compress(b"n,y\n" + b"1,2\n" * 1000, mtime=0)[:-12])
+    with pytest.raises(DataError, match=rf"^bad CSV: {path}: not a whole GZIP file"):
+        list(csv_records.examples(str(path), values_spec.columns))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not a whole GZIP file"):
+        list(values_spec.input_fn(str(path), shuffle=False))

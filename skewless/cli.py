@@ -16,7 +16,7 @@ from typing import Optional
 
 import skewless
 
-from . import lazy
+from . import cli_convert, lazy
 from .errors import SkewlessError, source_lines
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
   skewless analyze flights.feat --data 'gs://b/train-*.tfrecord.gz' -o stats.json \\
       --runner beam -- --runner DataflowRunner --project P --region us-central1""")
     analyze.add_argument("spec", help="the .feat file")
-    analyze.add_argument("--data", nargs="+", required=True, help="TFRecord files (globs)")
+    analyze.add_argument("--data", nargs="+", required=True,
+                         help="TFRecord or CSV files (globs)")
     analyze.add_argument("-o", "--output", required=True, help="the stats file to write (JSON)")
     _runner_argument(analyze)
     analyze.set_defaults(run=_analyze)
@@ -92,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
   skewless check flights.feat --stats flights.stats.json --examples 500
   skewless check flights.feat --data 'train-*.tfrecord'""")
     check.add_argument("spec", help="the .feat file")
-    check.add_argument("--data", nargs="*", default=(), help="TFRecord files (globs) whose "
+    check.add_argument("--data", nargs="*", default=(), help="TFRecord or CSV files (globs) whose "
                                                              "records are checked too (and "
                                                              "analyzer constants computed "
                                                              "from, without --stats)")
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--diff", action="store_true",
                      help="write nothing; print the diff of each file that is not formatted")
     fmt.set_defaults(run=_fmt)
+    cli_convert.add_parser(commands)
     return parser
 
 
@@ -231,8 +233,8 @@ def _model_name(text: str) -> str:
 
 def _constants_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--data", nargs="+", help="TFRecord files (globs) of training data to "
-                                                  "compute analyzer constants from")
+    source.add_argument("--data", nargs="+", help="TFRecord or CSV files (globs) of training "
+                                                  "data to compute analyzer constants from")
     source.add_argument("--stats", help="a stats file written by 'skewless analyze'")
 
 

@@ -9,6 +9,7 @@ module, its assets or a stats file to the same folder: those of this host whose 
 longer runs (a live process's, or another host's, are left alone)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -82,12 +83,22 @@ def write_atomic(path: str, text: str, mode: Optional[int] = None) -> None:
 def write_bytes_atomic(path: str, data: bytes, mode: Optional[int] = None) -> None:
     """Write ``data`` to ``path`` atomically; ``mode``: the file's permissions (default:
     0o666 less the umask), e.g. those of the file it replaces."""
+    with atomic_path(path, mode) as temporary:
+        with open(temporary, "wb") as out:
+            out.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, mode: Optional[int] = None):
+    """The path of a new empty file, beside ``path``, for the block to write ``path``'s
+    content to (by any writer, e.g. a ``tf.io.TFRecordWriter``): renamed to ``path`` when
+    the block ends, removed if it raises. ``mode`` as in :func:`write_bytes_atomic`."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = _new_file(directory)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
+        yield temporary
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)

@@ -11,10 +11,11 @@ from typing import Callable, Optional, Sequence, Union
 from .lazy import tf
 
 from . import distribute
+from .csv_records import batch_reader
 from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant
-from .records import list_files, read_batches, source_dataset
+from .records import list_files, source_dataset
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
 __all__ = ["Features", "ColumnSpec", "Shape", "Type", "asset_path", "constant", "read_column"]
@@ -120,8 +121,12 @@ class Features:
         ``file_pattern`` is a glob, a file, or a list of them; files are read in sorted order
         (and, with ``shuffle=False``, records in file order). ``num_epochs=None`` repeats
         forever. ``compression`` is ``"auto"`` (GZIP for names ending in ``.gz``),
-        ``"GZIP"``, ``"ZLIB"`` or ``""``. Records are batched before parsing, so parsing and
-        the transform are vectorized; the last batch may be smaller.
+        ``"GZIP"``, ``"ZLIB"`` or ``""``. Files named ``*.csv`` or ``*.csv.gz`` are CSV
+        files, each row read as the tf.Example it stands for (see ``csv_records``; a row
+        that does not fit the spec raises ``InvalidArgumentError`` naming the file, line
+        and column); the files are all CSV or all TFRecord. Records are batched before
+        parsing, so parsing and the transform are vectorized; the last batch may be
+        smaller.
 
         Reading is stricter than plain ``tf.data``: a ``DataError`` is raised here when no
         file matches, a match is a directory or cannot be opened, or every file is empty;
@@ -140,6 +145,7 @@ class Features:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         files = list_files(file_pattern)
+        read = batch_reader(files, compression, self.columns)
         dataset = source_dataset(files, compression)
         file_count, record_shard = len(files), None
         if input_context is not None:
@@ -148,7 +154,7 @@ class Features:
         if shuffle:
             dataset = dataset.shuffle(file_count, seed=seed)
             dataset = dataset.interleave(
-                lambda path, compression: read_batches(
+                lambda path, compression: read(
                     tf.data.Dataset.from_tensors((path, compression)), batch_size,
                     parallel=False, shard=record_shard),
                 cycle_length=min(file_count, 8), num_parallel_calls=tf.data.AUTOTUNE,
@@ -163,8 +169,8 @@ class Features:
             # Each file is read in batches of its own; joining its last, smaller batch with
             # the next file's first after the transform gives the same tensors (the
             # transform is batch-invariant) and moves less data than joining the records.
-            dataset = read_batches(dataset, batch_size, self._parse_training_batch,
-                                   shard=record_shard)
+            dataset = read(dataset, batch_size, self._parse_training_batch,
+                           shard=record_shard)
             if num_epochs != 1:
                 dataset = dataset.repeat(num_epochs)
             dataset = dataset.rebatch(batch_size)

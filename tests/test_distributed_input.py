@@ -42,14 +42,17 @@ def features(tmp_path_factory):
     return skewless.load(str(path))
 
 
-def write_files(folder: Path, counts) -> list[list[int]]:
-    """Files part-00, part-01, … holding counts[i] records each, x numbering the records
-    0, 1, … in file order; returns each file's x values."""
+def write_files(folder: Path, counts, kind: str = "tfrecord") -> list[list[int]]:
+    """Files part-00, part-01, … (TFRecord or CSV) holding counts[i] records each, x
+    numbering the records 0, 1, … in file order; returns each file's x values."""
     files, start = [], 0
     for number, size in enumerate(counts):
         values = list(range(start, start + size))
-        write_records(folder / f"part-{number:02d}.tfrecord",
-                      [example(x=float(v), y=0.0) for v in values])
+        path = folder / f"part-{number:02d}.{kind}"
+        if kind == "csv":
+            path.write_text("x,y\n" + "".join(f"{v},0\n" for v in values), encoding="utf-8")
+        else:
+            write_records(path, [example(x=float(v), y=0.0) for v in values])
         files.append(values)
         start += size
     return files
@@ -80,11 +83,11 @@ def check_batch_sizes(got: list[list[int]], per_replica: int) -> None:
 @settings(max_examples=max(8, BUDGET.max_examples // 3))
 @given(counts=st.lists(st.integers(0, 9), min_size=1, max_size=7).filter(any),
        pipelines=st.integers(1, 6), replicas=st.integers(1, 3), per_replica=st.integers(1, 5),
-       shuffle=st.booleans())
+       shuffle=st.booleans(), kind=st.sampled_from(["tfrecord", "csv"]))
 def test_every_record_is_read_by_exactly_one_pipeline(features, counts, pipelines, replicas,
-                                                      per_replica, shuffle):
+                                                      per_replica, shuffle, kind):
     with tempfile.TemporaryDirectory() as folder:
-        files = write_files(Path(folder), counts)
+        files = write_files(Path(folder), counts, kind)
         seen = []
         for pipeline in range(pipelines):
             got = batches(features, os.path.join(folder, "part-*"), pipelines, pipeline,
@@ -108,8 +111,9 @@ def test_every_record_is_read_by_exactly_one_pipeline(features, counts, pipeline
     # a pipeline whose files are all empty reads nothing; the data set is not empty
     ([2, 0, 3, 0], 2, [[0, 1, 2, 3, 4], []]),
 ])
-def test_shares_by_file_and_by_record(features, tmp_path, counts, pipelines, shares):
-    write_files(tmp_path, counts)
+@pytest.mark.parametrize("kind", ["tfrecord", "csv"])
+def test_shares_by_file_and_by_record(features, tmp_path, counts, pipelines, shares, kind):
+    write_files(tmp_path, counts, kind)
     got = [[v for batch in batches(features, str(tmp_path / "part-*"), pipelines, p, 1, 2,
                                    shuffle=False) for v in batch] for p in range(pipelines)]
     assert got == shares

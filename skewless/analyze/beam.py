@@ -29,8 +29,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
                                                   StandardOptions)
 
+from .. import csv_records
 from ..errors import DataError, SkewlessError
-from ..ir import Graph
+from ..ir import ColumnSpec, Graph
 from ..records import list_files, read_file
 from .passes import accumulators, bad_data, batch_values, no_records, record_results
 from .phases import phases
@@ -183,12 +184,13 @@ class _PassCombineFn(beam.CombineFn):
 
 
 def analyze(graph: Graph, file_pattern, pipeline_args=(), batch_size: int = 4096) -> Stats:
-    """Compute every analyzer constant the graph is missing from the TFRecord files, in a
-    Beam pipeline made from ``pipeline_args`` (Beam's command-line options; without
-    ``--runner``, the in-process FnApiRunner). Files are read as the local engine reads
-    them (by TensorFlow, GZIP when their name ends in .gz, in batches of ``batch_size``
-    records named for errors), each by one worker."""
+    """Compute every analyzer constant the graph is missing from the data files (TFRecord,
+    or CSV: see ``csv_records``), in a Beam pipeline made from ``pipeline_args`` (Beam's
+    command-line options; without ``--runner``, the in-process FnApiRunner). Files are read
+    as the local engine reads them (GZIP when their name ends in .gz, in batches of
+    ``batch_size`` records named for errors), each by one worker."""
     files = list_files(file_pattern)
+    csv_records.all_csv(files)  # one kind or the other
     options = PipelineOptions(list(pipeline_args))
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER
@@ -198,7 +200,7 @@ def analyze(graph: Graph, file_pattern, pipeline_args=(), batch_size: int = 4096
                 _ = (pipeline
                      | "Files" >> beam.Create(files)
                      | "Spread" >> beam.Reshuffle()
-                     | "Read" >> beam.ParDo(_ReadFile(batch_size))
+                     | "Read" >> beam.ParDo(_ReadFile(batch_size, graph.columns))
                      | "Analyze" >> _AnalyzeBatches(graph, ", ".join(files))
                      | "Save" >> beam.Map(_save, path))
         except DataError as exc:  # Beam appends the step it was raised in
@@ -207,15 +209,19 @@ def analyze(graph: Graph, file_pattern, pipeline_args=(), batch_size: int = 4096
 
 
 class _ReadFile(beam.DoFn):
-    """A TFRecord file's path → its records in batches, with their names ("path: record N"),
-    read as the local engine reads them."""
+    """A data file's path → its records in batches, with their names ("path: record N", or
+    "path: line N" for the rows of a CSV file read as tf.Examples of ``columns``), read as
+    the local engine reads them."""
 
-    def __init__(self, batch_size: int):
+    def __init__(self, batch_size: int, columns: tuple[ColumnSpec, ...]):
         super().__init__()
-        self.batch_size = batch_size
+        self.batch_size, self.columns = batch_size, columns
 
     def process(self, path: str):
-        yield from read_file(path, "auto", self.batch_size)
+        if csv_records.is_csv(path):
+            yield from csv_records.batches(path, self.columns, "auto", self.batch_size)
+        else:
+            yield from read_file(path, "auto", self.batch_size)
 
 
 @contextlib.contextmanager

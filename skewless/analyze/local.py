@@ -17,8 +17,9 @@ from typing import Optional
 
 from ..lazy import tf
 
+from ..csv_records import batch_reader
 from ..ir import Graph
-from ..records import all_records, list_files, read_batches, source_dataset
+from ..records import all_records, list_files, source_dataset
 from .passes import (accumulators, bad_data, column_values, columns_read, no_records,
                      record_results)
 from .phases import phases
@@ -32,7 +33,8 @@ _STRING_OVERHEAD = 32  # bytes of a string tensor element besides its characters
 
 def analyze(graph: Graph, file_pattern, batch_size: int = 4096, compression: str = "auto",
             progress: Optional[bool] = None, keep_budget: int = KEEP_BUDGET_BYTES) -> Stats:
-    """Compute every analyzer constant the graph is missing from the TFRecord files.
+    """Compute every analyzer constant the graph is missing from the data files (TFRecord,
+    or CSV: see ``csv_records``).
     ``keep_budget``: the most bytes of parsed columns kept for later phases (see above)."""
     files = list_files(file_pattern)
     stats = Stats(graph.spec_name)
@@ -64,8 +66,9 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
         kept = {name: columns[name] for name in keep}
         return tf.shape(records)[0], values_of(columns), kept, _bytes(kept)
 
-    dataset = read_batches(source_dataset(files, compression), batch_size,
-                           values).prefetch(tf.data.AUTOTUNE)
+    read = batch_reader(files, compression, [c for c in graph.columns if c.name in spec])
+    dataset = read(source_dataset(files, compression), batch_size,
+                   values).prefetch(tf.data.AUTOTUNE)
     accumulated = accumulators(graph, keys)
     kept = [] if keep else None
     rows = size = 0

@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..lazy import tf
 
+from ..csv_records import BAD_CSV
 from ..errors import DataError
 from ..ir import COLUMN, Graph
 from ..plan import run, steps, table_steps
@@ -112,7 +113,7 @@ def bad_data(exc, named_records=()) -> DataError:
         return DataError("bad record: a record is not a tf.train.Example")
     named = read_error(exc)
     if named:
-        return DataError(f"corrupt file: {named}")
+        return DataError(named if named.startswith(BAD_CSV) else f"corrupt file: {named}")
     message = _error_line(exc.message)
     if isinstance(exc, tf.errors.DataLossError):
         return DataError(f"corrupt record: {message}")

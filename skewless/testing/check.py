@@ -98,17 +98,19 @@ def check_generated(checker: SkewChecker, examples: int, seed: int) -> tuple[int
 def check_data(checker: SkewChecker, patterns: Iterable[str],
                batch_size: int = DATA_BATCH) -> tuple[int, int]:
     """Run the property on every record of the files matching ``patterns`` (globs; ``.gz``
-    files are GZIP); return (records, files)."""
+    files are GZIP; ``.csv`` and ``.csv.gz`` files are CSV, each row a record); return
+    (records, files)."""
     import tensorflow as tf
 
+    from ..csv_records import all_csv
     from ..records import list_files
 
     files = list_files(list(patterns))
+    all_csv(files)  # one kind or the other
     total = 0
     for path in files:
         batch, protos, first = [], [], 0
-        for index, serialized in enumerate(_read(path)):
-            where = f"{path}: record {index}"
+        for index, (serialized, where) in enumerate(_read(path, checker.columns)):
             try:
                 example = tf.train.Example.FromString(serialized)
             except Exception:  # noqa: BLE001 - protobuf's DecodeError, whatever its module
@@ -125,11 +127,18 @@ def check_data(checker: SkewChecker, patterns: Iterable[str],
     return total, len(files)
 
 
-def _read(path: str):
+def _read(path: str, columns):
+    """(record, name) of each record of a data file: "path: record N", or for the rows of
+    a CSV file (tf.Examples of ``columns``) "path: line N"."""
+    from ..csv_records import examples, is_csv
     from ..records import read_file
 
-    for records, _ in read_file(path):
-        yield from records
+    if is_csv(path):
+        yield from examples(path, columns)
+        return
+    for records, names in read_file(path):
+        for record, name in zip(records, names):
+            yield record, name.decode("utf-8", "surrogateescape")
 
 
 def _check_batch(checker: SkewChecker, batch, protos, path: str, first: int) -> None:

@@ -228,7 +228,12 @@ FLOAT_CASES = {
     "1e39": -1.0, "1e999": -1.0, "-1e999": -1.0,
     "99999999999999999999": 1e20, "": -1.0, "\t": -1.0, "abc": -1.0, "0x10": -1.0,
     "1e": -1.0, "e1": -1.0, "1,5": -1.0, "nan(1)": -1.0, "1_": -1.0, "inf inity": -1.0,
+    # below float32's smallest normal, 2**-126: steps of 2**-149, rounded half to even
+    "1.401298464324817e-45": 2.0**-149, "-1e-40": -71362 * 2.0**-149,
+    "7e-46": 0.0, "7.1e-46": 2.0**-149, "2.1e-45": 2.0**-149, "2.2e-45": 2 * 2.0**-149,
+    "1.1754942e-38": (2**23 - 1) * 2.0**-149, "1.17549434e-38": 2.0**-126,
 }
+# 7e-46 is below half a step (2**-150 = 7.006e-46); 2.1e-45 is 1.4986 steps, 2.2e-45 1.57
 
 
 def test_to_number_int64_cases():
@@ -241,7 +246,10 @@ def test_to_number_float32_cases():
     result = ops.to_number(tf.constant(list(FLOAT_CASES)), dtype="float32", default=-1.0)
     assert result.dtype == tf.float32
     expected = np.array(list(FLOAT_CASES.values()), dtype=np.float32)
-    np.testing.assert_array_equal(result.numpy(), expected)
+    np.testing.assert_array_equal(result.numpy().view(np.uint32), expected.view(np.uint32))
+    negative_zero = ops.to_number(tf.constant(["-0", "-0.0", "-1e-50"]), dtype="float32",
+                                  default=1.0)
+    assert negative_zero.numpy().view(np.uint32).tolist() == [2**31] * 3
     nan = ops.to_number(tf.constant(["nan", "-NaN", " +nan "]), dtype="float32", default=0)
     assert np.isnan(nan.numpy()).all()
 

@@ -47,7 +47,8 @@ def run(args) -> int:
         write_bytes_atomic(args.output, data)
     except OSError as exc:
         raise SkewlessError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    print(f"wrote {args.output}: {len(description.columns)} raw columns, "
-          f"{len(description.lets)} lets, {len(description.outputs)} outputs, "
-          f"{len(description.edges())} edges")
+    counts = ((len(description.columns), "raw column"), (len(description.lets), "let"),
+              (len(description.outputs), "output"), (len(description.edges()), "edge"))
+    print(f"wrote {args.output}: " + ", ".join(f"{n} {what}{'s' * (n != 1)}"
+                                               for n, what in counts))
     return 0

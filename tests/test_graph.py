@@ -110,7 +110,7 @@ def test_svg_of_the_example_has_every_node_and_edge_once(tmp_path, capsys, dot):
     output = tmp_path / "flights.svg"
     status, out, err = graph(capsys, SPEC, "-o", output)
     assert status == 0, err
-    assert out == f"wrote {output}: 11 raw columns, 1 lets, 12 outputs, 14 edges\n"
+    assert out == f"wrote {output}: 11 raw columns, 1 let, 12 outputs, 14 edges\n"
     svg = read_svg(output.read_bytes())
     assert sorted(svg["node"]) == sorted(FLIGHTS_NODES)
     assert svg_edges(svg) == FLIGHTS_EDGES

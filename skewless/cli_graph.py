@@ -29,12 +29,12 @@ def run(args) -> int:
     from .cli import _refuse_to_overwrite_inputs
     from .files import remove_stale_temporaries, write_bytes_atomic
 
+    _refuse_to_overwrite_inputs(args.output, args)
     extension = os.path.splitext(args.output)[1].lower().lstrip(".")
     file_format = "dot" if extension == "gv" else extension
     if file_format not in drawing.FORMATS:
         raise SkewlessError(f"{args.output}: cannot tell the format from the extension: "
                             f"give -o FILE.svg, .png, .dot, .gv or .mmd")
-    _refuse_to_overwrite_inputs(args.output, args)
     description = describe(args.spec, stats=args.stats)
     if file_format == "dot":
         data = drawing.dot_source(description).encode("utf-8")

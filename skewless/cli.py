@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--diff", action="store_true",
                      help="write nothing; print the diff of each file that is not formatted")
     fmt.set_defaults(run=_fmt)
-    from . import cli_explain, cli_graph  # noqa: E402  (each adds its subcommand)
+    from . import cli_explain, cli_graph  # each adds its subcommand
     cli_explain.add_parser(commands)
     cli_graph.add_parser(commands)
     return parser

@@ -54,6 +54,10 @@ class Graph:
     features: dict = field(default_factory=dict)  # output name -> node id
     targets: dict = field(default_factory=dict)
     names: dict = field(default_factory=dict)  # node id -> the let/output name that made it
+    lets: dict = field(default_factory=dict)  # let name -> node id
+    # ("let" | "feature" | "target", name) -> the column and let names its expression reads
+    # as values (not a type name given as a constant, as in cast(x, int64)), in source order
+    reads: dict = field(default_factory=dict)
     spec_name: Optional[str] = None
     positions: dict = field(default_factory=dict)  # analyzer key -> source Pos, for messages
     _index: dict = field(default_factory=dict, repr=False)

@@ -94,3 +94,20 @@ def test_fmt_and_version_import_neither_tensorflow_nor_numpy(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("--- plain.feat (original)")
     assert result.stdout.endswith("reformatted plain.feat\nskewless 0.1.0\nneither\n")
+
+
+def test_explain_and_graph_without_data_do_not_import_tensorflow(tmp_path):
+    (tmp_path / "plain.feat").write_text(SPEC.format(tokens='"a", "b"'), encoding="utf-8")
+    result = run_without_tensorflow("""
+        from skewless.cli import main
+        assert main(["explain", "plain.feat"]) == 0
+        assert main(["explain", "plain.feat", "--format", "json"]) == 0
+        for output in ("plain.dot", "plain.mmd", "plain.svg"):
+            assert main(["graph", "plain.feat", "-o", output]) == 0
+        assert "tensorflow" not in sys.modules
+        print("no tensorflow")
+        """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("no tensorflow\n")
+    assert "OUTPUT" in result.stdout and '"outputs": [' in result.stdout
+    assert (tmp_path / "plain.svg").read_bytes().lstrip().startswith(b"<?xml")

@@ -23,7 +23,9 @@ def check(spec: ast.Spec) -> Graph:
         if definition.kind == "let" and scope.lets.get(definition.name) is not definition:
             continue  # a duplicate, reported by the scope
         node_id = lowering.definition(definition)
-        if node_id is not None and definition.kind != "let":
+        if node_id is not None and definition.kind == "let":
+            graph.lets[definition.name] = node_id
+        elif node_id is not None:
             (graph.features if definition.kind == "feature" else graph.targets)[definition.name] = node_id
     check_output_shapes(spec, graph, errors)
     if not any(definition.kind == "feature" for definition in spec.definitions):

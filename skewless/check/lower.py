@@ -36,6 +36,7 @@ class Lowering:
         self.lets: dict[str, Optional[int]] = {}
         self.columns = {c.name: c for c in graph.columns}
         self.owner = ""  # the definition being lowered: names analyzer constants
+        self.reader = None  # (kind, name) of the definition being lowered: see Graph.reads
         self.analyzer_count: dict[str, int] = {}
         self.lines = source_lines(errors.source)
 
@@ -43,8 +44,9 @@ class Lowering:
 
     def definition(self, definition: ast.Definition) -> Optional[int]:
         if definition.kind == "let":
+            self.reader = None  # the let's own expression is read in ``let``
             return self.expr(ast.Name(definition.name, definition.name_pos))
-        self.owner = definition.name
+        self.owner, self.reader = definition.name, (definition.kind, definition.name)
         node_id = self.expr(definition.expr)
         if node_id is not None:
             self.graph.names.setdefault(node_id, definition.name)
@@ -54,10 +56,11 @@ class Lowering:
         if name in self.on_cycle:
             return None
         if name not in self.lets:
-            outer = self.owner
-            self.owner = name
+            outer = self.owner, self.reader
+            self.owner, self.reader = name, ("let", name)
+            self.graph.reads.setdefault(self.reader, [])
             self.lets[name] = yield self.scope.lets[name].expr
-            self.owner = outer
+            self.owner, self.reader = outer
             if self.lets[name] is not None:
                 self.graph.names.setdefault(self.lets[name], name)
         return self.lets[name]
@@ -84,6 +87,10 @@ class Lowering:
                 result = done.value
 
     def _name(self, node: ast.Name):
+        if self.reader is not None:
+            reads = self.graph.reads.setdefault(self.reader, [])
+            if node.id not in reads:
+                reads.append(node.id)
         if node.id in self.scope.lets:
             return self.let(node.id)
         column = self.columns.get(node.id)

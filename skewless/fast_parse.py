@@ -42,6 +42,9 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _COMPARE = frozenset({"==", "!=", "<=", ">=", "<", ">"})
 _MUL = frozenset({"*", "/", "//", "%"})
+_ADD = frozenset({"+", "-"})
+_AND = frozenset({"and"})
+_OR = frozenset({"or"})
 _COLUMN_KINDS = frozenset({"input", "label", "weight"})
 
 
@@ -224,22 +227,10 @@ class _Parser:
         return value, extent
 
     def or_expr(self):
-        left, extent = self.and_expr()
-        while self.at_word("or"):
-            self.take()
-            right, right_extent = self.and_expr()
-            extent = _span(extent, right_extent)
-            left = ast.BinOp("or", left, right, extent)
-        return left, extent
+        return self.chain(self.and_expr, "NAME", _OR)
 
     def and_expr(self):
-        left, extent = self.not_expr()
-        while self.at_word("and"):
-            self.take()
-            right, right_extent = self.not_expr()
-            extent = _span(extent, right_extent)
-            left = ast.BinOp("and", left, right, extent)
-        return left, extent
+        return self.chain(self.not_expr, "NAME", _AND)
 
     def not_expr(self):
         nots = []
@@ -275,24 +266,20 @@ class _Parser:
         return left, extent
 
     def sum(self):
-        left, extent = self.product()
-        while True:
-            token = self.peek()
-            if token.kind != "PUNCT" or token.text not in ("+", "-"):
-                return left, extent
-            self.take()
-            right, right_extent = self.product()
-            extent = _span(extent, right_extent)
-            left = ast.BinOp(token.text, left, right, extent)
+        return self.chain(self.product, "PUNCT", _ADD)
 
     def product(self):
-        left, extent = self.unary()
+        return self.chain(self.unary, "PUNCT", _MUL)
+
+    def chain(self, operand, kind: str, operators: frozenset):
+        """``operand (operator operand)*`` of one precedence level, left to right."""
+        left, extent = operand()
         while True:
             token = self.peek()
-            if token.kind != "PUNCT" or token.text not in _MUL:
+            if token.kind != kind or token.text not in operators:
                 return left, extent
             self.take()
-            right, right_extent = self.unary()
+            right, right_extent = operand()
             extent = _span(extent, right_extent)
             left = ast.BinOp(token.text, left, right, extent)
 

@@ -167,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--diff", action="store_true",
                      help="write nothing; print the diff of each file that is not formatted")
     fmt.set_defaults(run=_fmt)
+    __import__("skewless.cli_stats").cli_stats.add_parser(commands)
     return parser
 
 

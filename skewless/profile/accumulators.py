@@ -113,9 +113,8 @@ class Values:
     distinct values; beyond, a HyperLogLog sketch counts the distinct values and a
     frequent-items sketch the most frequent ones (Apache DataSketches), in bounded memory.
 
-    Exact counts do not depend on the order or batching of the data; the distinct count of
-    the sketch does not either (it is read from a union, whose estimate depends only on the
-    set of values), the frequent items' counts do, within their error bound."""
+    Exact counts do not depend on the order or batching of the data; the sketches'
+    estimates do, within their error bounds."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -171,8 +170,7 @@ class Values:
             datasketches.frequent_items_error_type.NO_FALSE_POSITIVES)
         estimates = {value: estimate for value, estimate, _, _ in items}
         top = order_vocabulary(estimates, top_k)
-        distinct = _union(self.distinct).get_result().get_estimate()
-        return {"distinct": round(distinct), "exact": False,
+        return {"distinct": round(self.distinct.get_estimate()), "exact": False,
                 "top": [[_json_value(v), estimates[v]] for v in top],
                 "top_max_error": int(self.frequent.get_apriori_error(
                     LG_MAX_ITEMS, self.frequent.total_weight))}
@@ -193,9 +191,7 @@ class Values:
 
 
 def _union(*sketches):
-    """The union of HyperLogLog sketches: its estimate is read from the registers alone,
-    so it depends on the set of values only (a single sketch's own estimate depends on the
-    order they came in)."""
+    """The union of HyperLogLog sketches."""
     union = datasketches.hll_union(HLL_LG_K)
     for sketch in sketches:
         union.update(sketch)

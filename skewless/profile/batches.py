@@ -206,7 +206,7 @@ def _values(features, key: str, dtype: str) -> tuple:
     if key not in features:
         return [], None
     kind = features[key].WhichOneof("kind")
-    if kind is None:
+    if kind is None or not getattr(features[key], kind).value:  # empty: of any kind
         return [], None
     if kind != _KINDS[dtype]:
         return None, f"holds a {kind}, but is declared {dtype} (a {_KINDS[dtype]})"

@@ -10,6 +10,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
 from skewless import cli, compiler
@@ -255,13 +256,22 @@ def test_the_command_profiles_the_example_data(flights, capsys):
 
 def test_the_command_lists_data_errors_and_exits_1(flights, tmp_path, capsys):
     root, stats = flights
-    data = write_records(tmp_path / "bad.tfrecord", [example(carrier="AA", origin="JFK")])
+    good = tf.data.TFRecordDataset(str(root / "serve.tfrecord")).take(1).get_single_element()
+    data = write_records(tmp_path / "bad.tfrecord", [example(carrier="AA", origin="JFK"),
+                                                     good.numpy()])
     output = tmp_path / "p.json"
-    assert cli.main(["stats", str(FLIGHTS / "flights.feat"), "--stats", str(stats), "--data",
-                     data, "-o", str(output)]) == 1
+    command = ["stats", str(FLIGHTS / "flights.feat"), "--stats", str(stats), "--data", data,
+               "-o", str(output)]
+    assert cli.main(command) == 1
     err = capsys.readouterr().err
     assert f"{data}: record 0: column dest: missing (it is required: it has no default)" in err
-    assert "1 of 1 records break the spec" in err or "no valid record" in err
+    assert "1 of 2 records break the spec" in err
+    assert read_profile(str(output)).records == 1
+    write_records(data, [example(carrier="AA", origin="JFK")])
+    assert cli.main(command) == 1
+    err = capsys.readouterr().err
+    assert "every record breaks the spec" in err
+    assert f"{data}: record 0: column dest: missing" in err
 
 
 def test_the_command_needs_the_analyzer_constants(flights, tmp_path, capsys):

@@ -54,7 +54,8 @@ def profile(graph: Graph, file_pattern, settings: Settings = Settings(),
         add_batch(graph, summarize, columns, records, names, result, max_errors)
     if not result.profile.records:
         raise no_records(", ".join(files)) if not result.error_count else DataError(
-            f"no valid record in {', '.join(files)}: every record breaks the spec")
+            "\n".join([f"no valid record in {', '.join(files)}: every record breaks the spec:",
+                       *result.errors]))
     if baseline is None:
         numbers = start_histograms(columns, settings)
         summarize = _function(summarizer(graph, numbers_only=True))

@@ -13,7 +13,7 @@ from skewless import cli
 
 from test_startup import run_without_tensorflow
 
-COMMANDS = ["compile", "analyze", "check", "serve", "fmt"]
+COMMANDS = ["compile", "analyze", "check", "serve", "fmt", "stats"]
 
 
 def test_every_command_is_listed_here():

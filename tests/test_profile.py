@@ -193,12 +193,12 @@ def test_a_baseline_gives_its_bin_edges(graph, tmp_path):
 
 GOOD = dict(x=1.5, n=3, s="p", words=["a"], v=[1.0, 2.0])
 BROKEN = [  # (record, what the error says after "column C: ")
-    (example(**{**GOOD, "x": 4}), "x: holds a int64_list, but is declared float32 (a float_list)"),
+    (example(**{**GOOD, "x": 4}), "x: holds int64_list values, but is declared float32 (float_list values)"),
     (example(**{**GOOD, "v": None}), "v: missing (it is required: it has no default)"),
     (example(**{**GOOD, "v": [1.0, 2.0, 3.0]}), "v: 3 values, but it holds 2 (float32[2])"),
     (example(**{**GOOD, "s": ["p", "q"]}), "s: 2 values, but it holds 1 (string)"),
-    (example(**{**GOOD, "words": [1, 2]}), "words: holds a int64_list, but is declared string "
-                                            "(a bytes_list)"),
+    (example(**{**GOOD, "words": [1, 2]}), "words: holds int64_list values, but is declared "
+                                            "string (bytes_list values)"),
 ]
 
 

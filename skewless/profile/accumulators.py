@@ -7,7 +7,6 @@ self), and ``result()`` gives the JSON-ready dict of the profile file (see docs/
 "Profiles")."""
 from __future__ import annotations
 
-import pickle
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
@@ -175,20 +174,6 @@ class Values:
                 "top_max_error": int(self.frequent.get_apriori_error(
                     LG_MAX_ITEMS, self.frequent.total_weight))}
 
-    def __getstate__(self):  # the sketches are pickled as their serialized bytes (Beam)
-        state = dict(self.__dict__)
-        if self.counts is None:
-            state["distinct"] = self.distinct.serialize_compact()
-            state["frequent"] = self.frequent.serialize(_PickleSerDe())
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if self.counts is None:
-            self.distinct = datasketches.hll_sketch.deserialize(state["distinct"])
-            self.frequent = datasketches.frequent_items_sketch.deserialize(
-                state["frequent"], _PickleSerDe())
-
 
 def _union(*sketches):
     """The union of HyperLogLog sketches."""
@@ -196,21 +181,6 @@ def _union(*sketches):
     for sketch in sketches:
         union.update(sketch)
     return union
-
-
-class _PickleSerDe(datasketches.PyObjectSerDe):
-    """Items of the frequent-items sketch as length-prefixed pickles (for Beam's coders)."""
-
-    def get_size(self, item) -> int:
-        return len(self.to_bytes(item))
-
-    def to_bytes(self, item) -> bytes:
-        data = pickle.dumps(item)
-        return len(data).to_bytes(4, "little") + data
-
-    def from_bytes(self, data: bytes, offset: int) -> tuple:
-        size = int.from_bytes(data[offset:offset + 4], "little")
-        return pickle.loads(data[offset + 4:offset + 4 + size]), 4 + size
 
 
 def _json_value(value):

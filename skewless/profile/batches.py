@@ -209,7 +209,7 @@ def _values(features, key: str, dtype: str) -> tuple:
     if kind is None or not getattr(features[key], kind).value:  # empty: of any kind
         return [], None
     if kind != _KINDS[dtype]:
-        return None, f"holds a {kind}, but is declared {dtype} (a {_KINDS[dtype]})"
+        return None, f"holds {kind} values, but is declared {dtype} ({_KINDS[dtype]} values)"
     return list(getattr(features[key], kind).value), None
 
 

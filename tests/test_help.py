@@ -13,7 +13,8 @@ from skewless import cli
 
 from test_startup import run_without_tensorflow
 
-COMMANDS = ["compile", "analyze", "check", "serve", "fmt", "convert", "explain", "graph"]
+COMMANDS = ["compile", "analyze", "check", "serve", "fmt", "convert", "explain", "graph",
+            "stats"]
 
 
 def test_every_command_is_listed_here():

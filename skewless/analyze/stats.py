@@ -33,21 +33,11 @@ class Stats:
                 for key in sorted(self.constants)
             },
         }
-        text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
-        # Tokens that are not valid UTF-8 hold lone surrogates (errors="surrogateescape"):
-        # they are written as JSON \udcXX escapes, which json.loads turns back into the same str.
-        return re.sub("[\udc80-\udcff]", lambda m: "\\u%04x" % ord(m.group()), text) + "\n"
+        return dumps(payload)
 
     @classmethod
     def from_json(cls, text: str, path: str = "<stats>") -> "Stats":
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SkewlessError(f"{path}:{exc.lineno}:{exc.colno}: error: not valid JSON: {exc.msg}") from None
-        except RecursionError:
-            raise SkewlessError(f"{path}: error: not valid JSON: nested too deeply") from None
-        except ValueError as exc:  # an integer of more digits than Python converts
-            raise SkewlessError(f"{path}: error: not valid JSON: {exc}") from None
+        payload = loads(text, path)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise SkewlessError(f"{path}: error: not a skewless stats file (format {FORMAT})")
         analyzers = payload.get("analyzers", {})
@@ -64,6 +54,39 @@ class Stats:
         report = {key: {k: v for k, v in entry.items() if k != "constants"}
                   for key, entry in analyzers.items()}
         return cls(payload.get("spec"), constants, report, payload.get("rows", 0))
+
+
+def dumps(payload) -> str:
+    """Deterministic, reviewable JSON: sorted keys, two-space indents, floats as Python's
+    shortest repr, a final newline. Tokens that are not valid UTF-8 hold lone surrogates
+    (errors="surrogateescape"): they are written as JSON \\udcXX escapes, which json.loads
+    turns back into the same str."""
+    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
+    return re.sub("[\udc80-\udcff]", lambda m: "\\u%04x" % ord(m.group()), text) + "\n"
+
+
+def loads(text: str, path: str):
+    """The JSON value of ``text``; a SkewlessError naming ``path`` (and the line and column
+    of a syntax error) if it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SkewlessError(f"{path}:{exc.lineno}:{exc.colno}: error: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise SkewlessError(f"{path}: error: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise SkewlessError(f"{path}: error: not valid JSON: {exc}") from None
+
+
+def read_text(path: str) -> str:
+    """A UTF-8 file's text; a SkewlessError naming it if it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise SkewlessError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 _NON_FINITE = ("nan", "inf", "-inf")  # repr() of the floats _encode writes as strings
@@ -94,17 +117,15 @@ def _decode(value):
 
 
 def read_stats(path: str) -> Stats:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return Stats.from_json(handle.read(), path)
-    except OSError as exc:
-        raise SkewlessError(f"{path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return Stats.from_json(read_text(path), path)
 
 
 def write_stats(stats: Stats, path: str) -> None:
+    write_text(path, stats.to_json())
+
+
+def write_text(path: str, text: str) -> None:
     """Write atomically, once the temporary files of killed writes are removed from the
     folder (see skewless.files)."""
     remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
-    write_atomic(path, stats.to_json())
+    write_atomic(path, text)

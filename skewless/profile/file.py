@@ -1,0 +1,66 @@
+"""The profile file: the statistics of a data set per input and feature of a spec, as
+deterministic, reviewable JSON (see docs/usage.md, "Profiles")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..analyze.stats import dumps, loads, read_text, write_text
+from ..errors import SkewlessError
+from .batches import SECTIONS
+
+FORMAT = "skewless-profile/1"
+
+
+@dataclass
+class Profile:
+    """``columns``: section ("inputs", "features") -> column name -> its statistics;
+    ``records``: the records profiled, ``invalid_records``: those left out because they
+    break the spec; ``settings``: bins, top_k, distinct_limit and where the bin edges come
+    from ("data" or "baseline")."""
+
+    spec: str | None
+    fingerprint: str
+    records: int = 0
+    invalid_records: int = 0
+    settings: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=lambda: {section: {} for section in SECTIONS})
+
+    def to_json(self) -> str:
+        return dumps({"format": FORMAT, "spec": self.spec, "fingerprint": self.fingerprint,
+                      "records": self.records, "invalid_records": self.invalid_records,
+                      "settings": self.settings, **self.columns})
+
+    @classmethod
+    def from_json(cls, text: str, path: str = "<profile>") -> "Profile":
+        payload = loads(text, path)
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise SkewlessError(f"{path}: error: not a skewless profile (format {FORMAT})")
+        sections = {section: payload.get(section) for section in SECTIONS}
+        if not all(isinstance(columns, dict) and all(isinstance(c, dict) for c in columns.values())
+                   for columns in sections.values()):
+            raise SkewlessError(f"{path}: error: not a skewless profile: \"inputs\" and "
+                                f"\"features\" must map each column to an object")
+        return cls(payload.get("spec"), payload.get("fingerprint"), payload.get("records", 0),
+                   payload.get("invalid_records", 0), payload.get("settings", {}), sections)
+
+    def edges(self, section: str, name: str, dtype: str, path: str) -> list:
+        """The histogram's bin edges of a number column, for another profile to reuse; a
+        SkewlessError when this profile has no such column of that dtype."""
+        column = self.columns[section].get(name)
+        if column is None or column.get("dtype") != dtype:
+            raise SkewlessError(f"{path}: the baseline profile has no {dtype} "
+                                f"{section[:-1]} {name!r}: is it a profile of this spec?")
+        try:
+            return list(column["numbers"]["histogram"]["edges"])
+        except (KeyError, TypeError):
+            raise SkewlessError(f"{path}: error: {section[:-1]} {name!r} has no histogram "
+                                f"edges") from None
+
+
+def read_profile(path: str) -> Profile:
+    return Profile.from_json(read_text(path), path)
+
+
+def write_profile(profile: Profile, path: str) -> None:
+    """Write atomically (see skewless.files)."""
+    write_text(path, profile.to_json())

@@ -1,0 +1,153 @@
+"""The local engine of profiles: streaming tf.data passes over the files.
+
+The first pass computes every statistic; the histograms need bin edges: with a baseline
+profile they are the baseline's, and counted in the same pass; without one, they are the
+data's own quantiles (``bucketize``'s quantile sketch, fed in the first pass), and a second
+pass counts the histograms, computing only the number columns.
+
+tf.data reads the files, a batch ahead; each batch is parsed, transformed and summarized by
+one TensorFlow function, called batch by batch, so that a batch TensorFlow refuses is
+checked record by record (see ``batches.errors_of``) and the pass goes on. Memory is bounded
+by the accumulators (see ``accumulators``), never by the number of records."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from ..lazy import tf
+
+from ..analyze.passes import no_records
+from ..analyze.progress import Progress
+from ..errors import DataError
+from ..ir import Graph
+from ..records import list_files, read_batches, read_error, source_dataset
+from .accumulators import Column, Settings
+from .batches import as_numpy, errors_of, profiled_columns, summarizer
+from .file import Profile
+
+MAX_ERRORS = 100  # data errors kept (every one is counted)
+
+
+@dataclass
+class Result:
+    """The profile; the first ``MAX_ERRORS`` data errors ("file: record N: column C: …")
+    and how many there were in all."""
+
+    profile: Profile
+    errors: list = field(default_factory=list)
+    error_count: int = 0
+
+
+def profile(graph: Graph, file_pattern, settings: Settings = Settings(),
+            baseline: Optional[Profile] = None, baseline_path: str = "<baseline>",
+            batch_size: int = 4096, compression: str = "auto", max_errors: int = MAX_ERRORS,
+            progress: Optional[bool] = None) -> Result:
+    """The profile of the TFRecord files' records, every input and feature of the spec
+    (whose graph must hold its analyzer constants). Records that break the spec are left
+    out, and reported as data errors. A DataError when a file cannot be read whole, or no
+    record is valid."""
+    files = list_files(file_pattern)
+    columns = new_columns(graph, settings, baseline, baseline_path)
+    result = Result(Profile(graph.spec_name, graph.fingerprint()))
+    summarize = _function(summarizer(graph))
+    for records, names in _batches(files, batch_size, compression, "profile", progress):
+        add_batch(graph, summarize, columns, records, names, result, max_errors)
+    if not result.profile.records:
+        raise no_records(", ".join(files)) if not result.error_count else DataError(
+            "\n".join([f"no valid record in {', '.join(files)}: every record breaks the spec:",
+                       *result.errors]))
+    if baseline is None:
+        numbers = start_histograms(columns, settings)
+        summarize = _function(summarizer(graph, numbers_only=True))
+        for records, names in _batches(files, batch_size, compression, "histograms", progress):
+            add_to_histograms(graph, summarize, numbers, records, names)
+    finish(result.profile, columns, settings, baseline)
+    return result
+
+
+def new_columns(graph: Graph, settings: Settings, baseline: Optional[Profile],
+                baseline_path: str) -> dict:
+    """(section, name) -> a fresh Column accumulator; a number column's histogram edges
+    come from ``baseline`` when given."""
+    columns = {}
+    for column in profiled_columns(graph):
+        edges = None
+        if baseline is not None and column.dtype != "string":
+            edges = baseline.edges(column.section, column.name, column.dtype, baseline_path)
+        shape = "" if column.shape.kind == "scalar" else str(column.shape)
+        columns[column.section, column.name] = Column(
+            column.dtype, shape, settings, edges, input_=column.section == "inputs",
+            lengths=column.shape.kind in ("variable", "sparse"), oov=bool(column.vocabularies))
+    return columns
+
+
+def add_batch(graph: Graph, summarize, columns: dict, records, names, result: Result,
+              max_errors: int) -> None:
+    """A batch's summaries into the columns; its data errors into ``result``."""
+    try:
+        summaries = [summarize(records, names)]
+        invalid, errors = 0, []
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+        summaries, errors, invalid = errors_of(graph, summarize, records.numpy(), names.numpy())
+    for summary in map(as_numpy, summaries):
+        add_summary(columns, summary)
+    result.profile.records += int(tf.size(records)) - invalid
+    result.profile.invalid_records += invalid
+    result.errors += errors[:max(0, max_errors - len(result.errors))]
+    result.error_count += len(errors)
+
+
+def add_summary(columns: dict, summary: dict) -> None:
+    for (section, name), column in columns.items():
+        parts = summary[section][name]
+        column.add(int(summary["examples"]), parts.get("lengths"), parts.get("values"),
+                   parts.get("distinct"), parts.get("oov"))
+
+
+def start_histograms(columns: dict, settings: Settings) -> dict:
+    """The number columns, each counting a histogram over its data's quantiles from now on."""
+    numbers = {key: column.numbers for key, column in columns.items()
+               if column.numbers is not None}
+    for accumulator in numbers.values():
+        accumulator.start_histogram(accumulator.quantile_edges(settings.bins))
+    return numbers
+
+
+def add_to_histograms(graph: Graph, summarize, numbers: dict, records, names) -> None:
+    try:
+        summaries = [summarize(records, names)]
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+        summaries = errors_of(graph, summarize, records.numpy(), names.numpy())[0]
+    for summary in map(as_numpy, summaries):
+        for (section, name), accumulator in numbers.items():
+            accumulator.add_to_histogram(summary[section][name]["values"])
+
+
+def finish(profile: Profile, columns: dict, settings: Settings,
+           baseline: Optional[Profile]) -> None:
+    profile.settings = {**asdict(settings), "edges": "data" if baseline is None else "baseline"}
+    for (section, name), column in columns.items():
+        profile.columns[section][name] = column.result()
+
+
+def _function(summarize):
+    # traced once per batch size at most, and once for batches of any size after that
+    return tf.function(summarize, reduce_retracing=True, autograph=False)
+
+
+def _batches(files: list, batch_size: int, compression: str, title: str, progress):
+    """(records, names) batches of the files, a DataError naming a file that cannot be
+    read whole."""
+    dataset = read_batches(source_dataset(files, compression), batch_size).prefetch(1)
+    shown = Progress(title, enabled=progress)
+    try:
+        for records, names in dataset:
+            yield records, names
+            shown.update(int(tf.size(records)))
+    except tf.errors.OpError as exc:
+        named = read_error(exc)
+        if named is None:
+            raise
+        raise DataError(f"corrupt file: {named}") from None
+    finally:
+        shown.close()

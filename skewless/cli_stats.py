@@ -11,7 +11,7 @@ from .errors import SkewlessError
 
 def add_parser(commands) -> None:
     from .cli import _whole
-    from .profile.local import MAX_ERRORS
+    from .profile import MAX_ERRORS
 
     stats = commands.add_parser(
         "stats", help="profile a data set: statistics of every input and feature of a spec, "

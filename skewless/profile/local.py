@@ -20,12 +20,13 @@ from ..analyze.passes import no_records
 from ..analyze.progress import Progress
 from ..errors import DataError
 from ..ir import Graph
-from ..records import list_files, read_batches, read_error, source_dataset
+from ..csv_records import batch_reader
+from ..records import list_files, read_error, source_dataset
+from . import MAX_ERRORS
 from .accumulators import Column, Settings
 from .batches import as_numpy, errors_of, profiled_columns, summarizer
 from .file import Profile
 
-MAX_ERRORS = 100  # data errors kept (every one is counted)
 
 
 @dataclass
@@ -50,7 +51,7 @@ def profile(graph: Graph, file_pattern, settings: Settings = Settings(),
     columns = new_columns(graph, settings, baseline, baseline_path)
     result = Result(Profile(graph.spec_name, graph.fingerprint()))
     summarize = _function(summarizer(graph))
-    for records, names in _batches(files, batch_size, compression, "profile", progress):
+    for records, names in _batches(graph, files, batch_size, compression, "profile", progress):
         add_batch(graph, summarize, columns, records, names, result, max_errors)
     if not result.profile.records:
         raise no_records(", ".join(files)) if not result.error_count else DataError(
@@ -59,7 +60,8 @@ def profile(graph: Graph, file_pattern, settings: Settings = Settings(),
     if baseline is None:
         numbers = start_histograms(columns, settings)
         summarize = _function(summarizer(graph, numbers_only=True))
-        for records, names in _batches(files, batch_size, compression, "histograms", progress):
+        for records, names in _batches(graph, files, batch_size, compression, "histograms",
+                                       progress):
             add_to_histograms(graph, summarize, numbers, records, names)
     finish(result.profile, columns, settings, baseline)
     return result
@@ -135,10 +137,13 @@ def _function(summarize):
     return tf.function(summarize, reduce_retracing=True, autograph=False)
 
 
-def _batches(files: list, batch_size: int, compression: str, title: str, progress):
-    """(records, names) batches of the files, a DataError naming a file that cannot be
-    read whole."""
-    dataset = read_batches(source_dataset(files, compression), batch_size).prefetch(1)
+def _batches(graph: Graph, files: list, batch_size: int, compression: str, title: str,
+             progress):
+    """(records, names) batches of the files (TFRecord, or CSV whose rows become the
+    tf.Examples of ``graph``'s columns), a DataError naming a file that cannot be read whole
+    (or a CSV row that does not fit)."""
+    read = batch_reader(files, compression, graph.columns)
+    dataset = read(source_dataset(files, compression), batch_size).prefetch(1)
     shown = Progress(title, enabled=progress)
     try:
         for records, names in dataset:

@@ -112,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                                               "Serving's gRPC and REST APIs", examples="""\
   skewless serve exports/flights --model-name flights
   skewless serve exports/flights --model-name flights --port 0 --rest-port 0 --host 0.0.0.0
-  skewless serve --model_config_file models.config   # several models, pinned versions""")
+  skewless serve --model_config_file models.config   # several models, pinned versions
+  skewless serve exports/flights --model-name flights --enable_batching \
+      --batching_parameters_file batching.config --monitoring_config_file monitoring.config""")
     serve.add_argument("export_dir_base", nargs="?",
                        help="the folder of numbered SavedModel versions (the newest is "
                             "served; new ones are picked up); or --model_base_path")
@@ -153,6 +155,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="REST connections served at once (one more is answered 503), "
                             "and gRPC calls in progress at once (one more is "
                             "RESOURCE_EXHAUSTED) (default 256)")
+    serve.add_argument("--enable_batching", nargs="?", const=True, default=False, type=_flag,
+                       help="run concurrent requests to a signature in batches (as "
+                            "--enable_batching=true)")
+    serve.add_argument("--batching_parameters_file",
+                       help="TF Serving's BatchingParameters (text format): max_batch_size, "
+                            "batch_timeout_micros, num_batch_threads, max_enqueued_batches; "
+                            "implies --enable_batching")
+    serve.add_argument("--monitoring_config_file",
+                       help="TF Serving's MonitoringConfig (text format); prometheus_config "
+                            "{ enable: true } serves Prometheus metrics on the REST port")
     serve.set_defaults(run=_serve)
 
     fmt = commands.add_parser("fmt", help="rewrite .feat files in the canonical layout",
@@ -226,6 +238,13 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"not a number of seconds above 0 and below 1000000: {text!r}")
     return value
+
+
+def _flag(text: str) -> bool:
+    """A boolean flag's value, as TF Serving's flags take it."""
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"not true or false: {text!r}")
+    return text.lower() in ("true", "1")
 
 
 def _model_name(text: str) -> str:
@@ -437,7 +456,9 @@ def _diff(path: str, original: str, formatted: str) -> list:
 def _serve(args) -> int:
     lazy.import_tensorflow()
     from .serve import serve
+    from .serve.batching import read_batching_parameters
     from .serve.limits import Limits
+    from .serve.metrics import read_monitoring_config
     from .serve.model_config import models_to_serve
 
     limits = {name: getattr(args, name) for name in ("max_batch_size", "max_request_bytes",
@@ -446,9 +467,12 @@ def _serve(args) -> int:
               if getattr(args, name) is not None}  # the server's defaults otherwise
     models = models_to_serve(args.model_config_file, args.model_name, args.export_dir_base,
                              args.model_base_path)
+    batching = read_batching_parameters(args.batching_parameters_file) if \
+        args.enable_batching or args.batching_parameters_file else None
     return serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
                  limits=Limits(**limits), allow_version_labels_for_unavailable_models=(
-                     args.allow_version_labels_for_unavailable_models))
+                     args.allow_version_labels_for_unavailable_models), batching=batching,
+                 monitoring_path=read_monitoring_config(args.monitoring_config_file))
 
 
 if __name__ == "__main__":

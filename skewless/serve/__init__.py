@@ -4,6 +4,9 @@
 |---|---|
 | ``server`` | runs both front ends until SIGTERM, polling for new versions |
 | ``model_config`` | the models to serve: one named on the command line, or a model config file |
+| ``text_config`` | TF Serving's text-format config files, and the message classes its API package lacks |
+| ``batching`` | server-side batching (``--enable_batching``): its parameters and its scheduler |
+| ``metrics`` | Prometheus metrics (``--monitoring_config_file``) |
 | ``models`` | the models served, by name, and their version labels |
 | ``versions`` | one model's versions on disk; which its version policy serves; which are loaded |
 | ``servable`` | one loaded version: its signatures and Predict/Classify/Regress on them |

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 import traceback
 from concurrent import futures
 
@@ -41,10 +42,13 @@ def _decoder(request_class):
 
 
 def _aborts_on_errors(method):
-    """A ServingError ends the call with its status code and message."""
+    """A ServingError ends the call with its status code and message. Each call is counted
+    in the service's metrics, if any."""
 
     @functools.wraps(method)
     def call(self, request, context):
+        started = time.monotonic()
+        failure = None
         try:
             if isinstance(request, _Undecodable):
                 raise request.error
@@ -54,14 +58,21 @@ def _aborts_on_errors(method):
         except Exception as error:  # a bug must not take the server down
             traceback.print_exc(file=sys.stderr)
             failure = internal(error)
+        finally:
+            if self._metrics is not None:
+                name = "" if isinstance(request, _Undecodable) else request.model_spec.name
+                self._metrics.request(name, method.__name__, "GRPC",
+                                      "OK" if failure is None else failure.code.name,
+                                      time.monotonic() - started)
         context.abort(failure.code, failure.message)
 
     return call
 
 
 class PredictionService:
-    def __init__(self, models: Models):
+    def __init__(self, models: Models, metrics=None):
         self._models = models
+        self._metrics = metrics
 
     @_aborts_on_errors
     def Predict(self, request, context):
@@ -117,8 +128,9 @@ class PredictionService:
 
 
 class ModelService:
-    def __init__(self, models: Models):
+    def __init__(self, models: Models, metrics=None):
         self._models = models
+        self._metrics = metrics
 
     @_aborts_on_errors
     def GetModelStatus(self, request, context):
@@ -142,9 +154,9 @@ _METHODS = {
 }
 
 
-def _handlers(models: Models) -> list:
-    services = {"tensorflow.serving.PredictionService": PredictionService(models),
-                "tensorflow.serving.ModelService": ModelService(models)}
+def _handlers(models: Models, metrics) -> list:
+    services = {"tensorflow.serving.PredictionService": PredictionService(models, metrics),
+                "tensorflow.serving.ModelService": ModelService(models, metrics)}
     return [grpc.method_handlers_generic_handler(service, {
         method: grpc.unary_unary_rpc_method_handler(
             getattr(services[service], method), request_deserializer=_decoder(request),
@@ -153,9 +165,10 @@ def _handlers(models: Models) -> list:
         for service, methods in _METHODS.items()]
 
 
-def bind_grpc(models: Models, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
+def bind_grpc(models: Models, host: str, port: int, workers: int,
+              metrics=None) -> tuple[grpc.Server, int]:
     """The server, listening but not yet started, and its port (``port`` 0 picks a free
-    one). A port another process listens on is an OSError: the port is not shared (gRPC's
+    one); each call is counted in ``metrics`` (a ``metrics.Metrics``), if given. A port another process listens on is an OSError: the port is not shared (gRPC's
     default, SO_REUSEPORT, would let two servers take turns answering).
 
     Bounds: ``limits.max_connections`` calls in progress at once (one more is answered
@@ -171,7 +184,7 @@ def bind_grpc(models: Models, host: str, port: int, workers: int) -> tuple[grpc.
         ("grpc.max_connection_idle_ms", idle_ms),
         ("grpc.server_handshake_timeout_ms", idle_ms),
         ("grpc.so_reuseport", 0)])
-    server.add_generic_rpc_handlers(_handlers(models))
+    server.add_generic_rpc_handlers(_handlers(models, metrics))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

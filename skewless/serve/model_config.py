@@ -26,18 +26,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from ..ast import Pos
-from ..errors import Diagnostic, SkewlessError
+from ..errors import SkewlessError
+from .text_config import ConfigFileError, read_text_proto
 from .versions import VersionPolicy
 
 TENSORFLOW = "tensorflow"  # the one model_platform served
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # gs://bucket/…, s3://…, hdfs://…
 
 
-class ModelConfigError(SkewlessError):
+class ModelConfigError(ConfigFileError):
     """A model config file that cannot be read or served as written."""
 
 
@@ -76,36 +75,14 @@ def models_to_serve(config_file: Optional[str], model_name: Optional[str],
 
 def read_model_config(path: str) -> list[ModelConfig]:
     """The models of the model server config file at ``path``."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except OSError as error:
-        raise ModelConfigError(f"{path}: cannot read the model config file: "
-                               f"{error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ModelConfigError(f"{path}: the model config file is not UTF-8 text (byte "
-                               f"{error.start}: {error.reason})") from None
-    config = model_server_config_pb2.ModelServerConfig()
-    try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as error:
-        raise ModelConfigError(_syntax_error(path, text, error)) from None
+    config = read_text_proto(path, model_server_config_pb2.ModelServerConfig(),
+                             "model config file", ModelConfigError)
     problems: list[str] = []
     models = _models(config, os.path.dirname(os.path.abspath(path)), problems)
     if problems:
         raise ModelConfigError("\n".join(f"{path}: error: {problem}" for problem in problems))
     return [ModelConfig(model.name, model.base_path, model.policy, model.labels, path)
             for model in models]
-
-
-def _syntax_error(path: str, text: str, error: text_format.ParseError) -> str:
-    message = re.sub(r"^\d+:\d+ : ", "", str(error))
-    if message.startswith("'") and "': " in message:  # a value error quoting the whole text
-        message = message.rsplit("': ", 1)[1]
-    if error.GetLine() is None:
-        return f"{path}: error: {message}"
-    return Diagnostic(path, Pos(error.GetLine(), error.GetColumn() or 1),
-                      message).render(text)
 
 
 def _models(config, folder: str, problems: list) -> list[ModelConfig]:

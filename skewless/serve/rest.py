@@ -3,6 +3,7 @@
     POST /v1/models/NAME[/versions/N | /labels/LABEL]:predict | :classify | :regress
     GET  /v1/models/NAME[/versions/N | /labels/LABEL]            (status)
     GET  /v1/models/NAME[/versions/N | /labels/LABEL]/metadata
+    GET  /monitoring/prometheus/metrics  (the path of --monitoring_config_file, if it has one)
 
 Errors answer ``{"error": "…"}`` with the HTTP status TF Serving gives their code."""
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from google.protobuf import json_format
@@ -52,12 +54,13 @@ class RestServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, models: Models):
+    def __init__(self, address, models: Models, metrics=None):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.request_queue_size = max(models.limits.max_connections, socket.SOMAXCONN)
         super().__init__(address, _Handler)
         self.models = models
+        self.metrics = metrics
         self._in_flight = 0
         self._idle = threading.Condition()
         self._connections = threading.BoundedSemaphore(models.limits.max_connections)
@@ -119,11 +122,13 @@ class RestServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def _reply(status: int, reply: dict, close: bool = False) -> bytes:
-    """A whole HTTP/1.1 response with a JSON body, written in one piece."""
-    data = json.dumps(reply).encode("utf-8")
+def _reply(status: int, reply, close: bool = False,
+           content_type: str = "application/json") -> bytes:
+    """A whole HTTP/1.1 response, written in one piece: ``reply`` as JSON, or the bytes of
+    ``content_type``."""
+    data = reply if isinstance(reply, bytes) else json.dumps(reply).encode("utf-8")
     reason = BaseHTTPRequestHandler.responses.get(status, ("",))[0]
-    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(data)}\r\n" + ("Connection: close\r\n" if close else "")
             + "\r\n")
     return head.encode("ascii") + data
@@ -273,11 +278,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         self.server.enter()
+        started, self.counted, code = time.monotonic(), None, "OK"
         try:
             try:
                 status, reply = 200, self._route(method, self._body())
             except ServingError as error:
-                status, reply = error.http_status, {"error": error.message}
+                status, reply, code = error.http_status, {"error": error.message}, error.code.name
             except (TimeoutError, ConnectionError):  # the client stopped or reset its body
                 self.close_connection = True
                 return
@@ -286,14 +292,21 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception as error:  # a bug must not take the server down
                 traceback.print_exc(file=sys.stderr)
                 failure = internal(error)
-                status, reply = failure.http_status, {"error": failure.message}
+                status, reply, code = failure.http_status, {"error": failure.message}, "INTERNAL"
+            if isinstance(reply, _Metrics):
+                self._send(200, reply.text, reply.content_type)
+                return
             self._send(status, reply)
+            if self.counted is not None:
+                self.server.metrics.request(*self.counted, "REST", code,
+                                            time.monotonic() - started)
         finally:
             self.server.leave()
 
-    def _send(self, status: int, reply: dict) -> None:
+    def _send(self, status: int, reply, content_type: str = "application/json") -> None:
         self.reader.next_request()
-        response = _reply(status, reply, close=self.close_connection)
+        response = _reply(status, reply, close=self.close_connection,
+                          content_type=content_type)
         if self.command == "HEAD":  # a HEAD response has the headers only
             response = response[:response.index(b"\r\n\r\n") + 4]
         self.wfile.write(response)
@@ -327,6 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, body: bytes):
         path = self.path.split("?", 1)[0]
+        metrics = self.server.metrics
+        if metrics is not None and path == metrics.path and method == "GET":
+            return _Metrics(*metrics.exposition())
         match = _ROUTE.fullmatch(path)
         action = match and match["action"]
         expected = "GET" if action in (None, "/metadata") else "POST"
@@ -337,6 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
         if match["version"]:
             spec.version.value = _version(match["version"])
         models = self.server.models
+        if metrics is not None:  # counted once answered, as (model name, API)
+            self.counted = (spec.name, _APIS[action])
         if action is None:
             return _status_json(messages.status_response(models, spec))
         servable = messages.resolve(models, spec)
@@ -355,6 +373,17 @@ class _Handler(BaseHTTPRequestHandler):
         if action == ":classify":
             return json_convert.classify_response(*servable.classify(signature, examples))
         return json_convert.regress_response(servable.regress(signature, examples))
+
+
+_APIS = {None: "GetModelStatus", "/metadata": "GetModelMetadata", ":predict": "Predict",
+         ":classify": "Classify", ":regress": "Regress"}  # the route's API, as over gRPC
+
+
+class _Metrics(NamedTuple):
+    """A route's answer that is the metrics, not JSON."""
+
+    text: bytes
+    content_type: str
 
 
 class _LineRecorder:
@@ -525,10 +554,11 @@ def _metadata_json(response) -> dict:
     return {"model_spec": model_spec, "metadata": {messages.SIGNATURE_DEF: _json(signatures)}}
 
 
-def bind_rest(models: Models, host: str, port: int) -> tuple[RestServer, int]:
+def bind_rest(models: Models, host: str, port: int, metrics=None) -> tuple[RestServer, int]:
     """The server, listening but not yet serving (``serve_rest``), and its port (0 picks
-    a free one). A port in use is an OSError."""
-    server = RestServer((host, port), models)
+    a free one); it serves ``metrics`` (a ``metrics.Metrics``) at its path, and counts each
+    model request in them, if given. A port in use is an OSError."""
+    server = RestServer((host, port), models, metrics)
     return server, server.server_address[1]
 
 

@@ -35,10 +35,15 @@ class Signature:
 class Servable:
     """A SavedModel version loaded completely (variables restored, tables initialized)."""
 
-    def __init__(self, version: int, path: str, max_batch_size: int):
+    def __init__(self, version: int, path: str, max_batch_size: int, model_name: str = "",
+                 batcher=None):
+        """``batcher`` (a ``batching.Batcher``, optional) runs the signatures in batches
+        with other requests'."""
         self.version = version
         self.path = path
         self.max_batch_size = max_batch_size
+        self.model_name = model_name
+        self._batcher = batcher
         meta_graph = _serving_meta_graph(path)
         self.signature_defs = meta_graph.signature_def
         self.feature_kinds = feature_kinds(meta_graph)
@@ -127,6 +132,12 @@ class Servable:
         if batch > self.max_batch_size:
             raise invalid(f"batch of {batch} is larger than the server's --max-batch-size "
                           f"{self.max_batch_size}: split the request")
+        if self._batcher is not None:
+            return self._batcher.run(self, signature, feeds, batch)
+        return self.run_now(signature, feeds)
+
+    def run_now(self, signature: Signature, feeds: dict) -> dict:
+        """The signature's outputs for ``feeds`` (checked already), as numpy arrays."""
         try:
             outputs = signature.function(**feeds)
         except tf.errors.OpError as error:

@@ -4,10 +4,13 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import Optional
 
 from ..errors import SkewlessError
+from .batching import Batcher, BatchingOptions
 from .grpc_service import bind_grpc
 from .limits import Limits
+from .metrics import Metrics
 from .model_config import ModelConfig
 from .models import Models
 from .rest import bind_rest, serve_rest
@@ -24,23 +27,33 @@ def _log(message: str) -> None:
 
 def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 8500,
           rest_port: int = 8501, limits: Limits = Limits(),
-          allow_version_labels_for_unavailable_models: bool = False) -> int:
+          allow_version_labels_for_unavailable_models: bool = False,
+          batching: Optional[BatchingOptions] = None,
+          monitoring_path: Optional[str] = None) -> int:
     """Serve the models of ``configs`` (their SavedModel versions, as each one's version
     policy selects them) over gRPC and REST, following new versions, until SIGTERM or
     SIGINT; returns 0 after a clean shutdown, in which requests in flight finish. A port in
     use is a SkewlessError, found before any model is loaded; so is a missing base path, a
     model none of whose versions loads, and (unless allowed) a version label pointing at a
-    version not served once the models are loaded, as in TF Serving."""
+    version not served once the models are loaded, as in TF Serving. ``batching``: run
+    concurrent requests in batches (``batching.Batcher``); ``monitoring_path``: serve
+    Prometheus metrics at that path of the REST port."""
     _check_base_paths(configs)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    metrics = None if monitoring_path is None else Metrics(
+        monitoring_path, batching.max_batch_size if batching else 1)
+    batcher = None if batching is None else Batcher(batching, metrics)
     try:
         models = Models([Versions(config.name, config.base_path, limits, log=_log,
-                                  policy=config.policy) for config in configs], limits,
+                                  policy=config.policy, batcher=batcher)
+                         for config in configs], limits,
                         labels={config.name: config.labels for config in configs})
+        if metrics is not None:
+            metrics.track(models)
         (grpc_server, grpc_port), (rest_server, bound_rest_port) = _bind(
-            models, host, port, rest_port)
+            models, host, port, rest_port, metrics)
         try:
             for versions in models:
                 _load_first(versions)
@@ -63,6 +76,8 @@ def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 85
         rest_server.drain(DRAIN_SECONDS)
         grpc_stopped.wait()
     finally:
+        if batcher is not None:
+            batcher.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _log("stopped")
@@ -111,14 +126,14 @@ def _check_labels(configs: list[ModelConfig], models: Models) -> None:
         raise SkewlessError("\n".join(problems))
 
 
-def _bind(models: Models, host: str, port: int, rest_port: int):
+def _bind(models: Models, host: str, port: int, rest_port: int, metrics):
     """Both servers listening (not yet serving), before anything is loaded: a port in use
     is found at once."""
     grpc_bound = _listening(
-        "gRPC", host, port, lambda: bind_grpc(models, host, port, GRPC_WORKERS))
+        "gRPC", host, port, lambda: bind_grpc(models, host, port, GRPC_WORKERS, metrics))
     try:
         rest_bound = _listening("REST", host, rest_port,
-                                lambda: bind_rest(models, host, rest_port))
+                                lambda: bind_rest(models, host, rest_port, metrics))
     except SkewlessError:
         grpc_bound[0].stop(None)
         raise

@@ -100,8 +100,10 @@ class Versions:
     def __init__(self, name: str, base_dir: str, limits: Limits,
                  log: Callable[[str], None] = lambda message: print(message, file=sys.stderr,
                                                                     flush=True),
-                 policy: Optional[VersionPolicy] = None):
+                 policy: Optional[VersionPolicy] = None, batcher=None):
+        """``batcher``: a ``batching.Batcher`` running the versions' signatures, if any."""
         self.name = name
+        self._batcher = batcher
         self.base_dir = base_dir
         self.limits = limits
         self.policy = policy or VersionPolicy()
@@ -211,7 +213,8 @@ class Versions:
             if failed is not None and failed[0] == fingerprint:
                 return None
             try:
-                servable = Servable(version, path, self.limits.max_batch_size)
+                servable = Servable(version, path, self.limits.max_batch_size, self.name,
+                                    self._batcher)
             except Exception as error:  # a broken SavedModel must not stop the server
                 message = f"{type(error).__name__}: {error}".splitlines()[0]
                 with self._lock:

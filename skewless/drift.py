@@ -154,6 +154,7 @@ class ColumnDrift:
     dtype: str
     kind: str
     measures: dict  # MEASURES name -> Measure, for those that apply
+    profiles: tuple = field(default=(), repr=False)  # (baseline, other) column statistics
 
     @property
     def exceeded(self) -> list:
@@ -229,14 +230,14 @@ def _column(section, name, base, other, is_categorical, thresholds, other_name) 
     kind = "linf" if is_categorical else "js"
     measures = {"distance": Measure(None, thresholds.of(name, "distance", kind))}
     if is_categorical:
-        at, distance = linf_distance(_shares(base), _shares(other))
+        at, distance = linf_distance(value_shares(base), value_shares(other))
         if _value_count(base) and _value_count(other):
             measures["distance"] = Measure(distance, measures["distance"].threshold,
                                            {"type": "linf", "at": at})
         measures["new_values"] = _new_values(base, other, thresholds.of(name, "new_values", kind))
     else:
-        p, q = _bins(base), _bins(other)
-        if len(p) != len(q) or _edges(base) != _edges(other):
+        p, q = bin_counts(base), bin_counts(other)
+        if len(p) != len(q) or bin_edges(base) != bin_edges(other):
             raise SkewlessError(f"{other_name}: {section[:-1]} {name!r} has other histogram "
                                 f"bins than the baseline's: compute it with 'skewless stats "
                                 f"--baseline' (the baseline profile), or with 'drift --data'")
@@ -251,7 +252,7 @@ def _column(section, name, base, other, is_categorical, thresholds, other_name) 
         measures["oov"] = _rate_change(base["oov"]["oov"], base["oov"]["tokens"],
                                        other["oov"]["oov"], other["oov"]["tokens"],
                                        thresholds.of(name, "oov", kind))
-    return ColumnDrift(section, name, base["dtype"], kind, measures)
+    return ColumnDrift(section, name, base["dtype"], kind, measures, (base, other))
 
 
 def _rate_change(base_count, base_total, count, total, threshold) -> Measure:
@@ -270,7 +271,7 @@ def _value_count(column: dict) -> int:
     return (column["examples"] - column.get("missing", 0)) * per_example
 
 
-def _shares(column: dict) -> dict:
+def value_shares(column: dict) -> dict:
     """Listed top value -> its share of the column's values."""
     total = _value_count(column)
     top = column.get("values", {}).get("top", [])
@@ -285,7 +286,7 @@ def _lists_every_value(column: dict) -> bool:
 def _new_values(base: dict, other: dict, threshold: float) -> Measure:
     """The share of ``other``'s values taken by values listed in its top that the baseline
     never saw; None unless the baseline's top lists every value it saw."""
-    shares = _shares(other)
+    shares = value_shares(other)
     if not _lists_every_value(base) or not shares:
         return Measure(None, threshold, {"values": []})
     seen = {value for value, _ in base["values"]["top"]}
@@ -293,11 +294,11 @@ def _new_values(base: dict, other: dict, threshold: float) -> Measure:
     return Measure(float(sum(shares[v] for v in new)), threshold, {"values": new})
 
 
-def _edges(column: dict) -> list:
+def bin_edges(column: dict) -> list:
     return column.get("numbers", {}).get("histogram", {}).get("edges", [])
 
 
-def _bins(column: dict) -> list:
+def bin_counts(column: dict) -> list:
     """The histogram's counts, then the NaN and the ±inf values as two more bins."""
     counts = column.get("numbers", {}).get("histogram", {}).get("counts", [])
     return [*counts, column.get("nan", 0), column.get("inf", 0)]

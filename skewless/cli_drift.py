@@ -59,11 +59,18 @@ def run(args) -> int:
     source = read_spec(args.spec)
     graph = compiler.check_source(source, args.spec)
     baseline = read_profile(args.baseline)
+    if args.stats or args.data or not graph.missing_constants():
+        graph = _with_stats(args, graph, source)
+        if graph.fingerprint() != baseline.fingerprint:
+            raise SkewlessError(f"{args.baseline}: a profile of another spec or other analyzer "
+                                f"constants than {args.spec}"
+                                + (f" with {args.stats}" if args.stats else "")
+                                + ": features would not mean the same")
     status = 0
     if args.profile:
         other, other_name = read_profile(args.profile), args.profile
     else:
-        other, status = _profile_data(args, graph, source, baseline)
+        other, status = _profile_data(args, graph, baseline)
         other_name = " ".join(args.data)
     report = compare(baseline, other, categorical_features(graph), thresholds,
                      args.baseline, other_name)
@@ -84,20 +91,26 @@ def _refuse_to_overwrite(args) -> None:
                                 f"would replace it; give another -o")
 
 
-def _profile_data(args, graph, source, baseline):
+def _with_stats(args, graph, source):
+    """The spec's graph with the analyzer constants of --stats; a positioned error for an
+    analyzer without them."""
+    from .analyze import read_stats
+    from .compiler import with_constants
+
+    constants = read_stats(args.stats).constants if args.stats else None
+    return with_constants(graph, source, args.spec, constants,
+                          stats_name=args.stats or "the stats",
+                          how="give 'skewless drift' --stats FILE (written by 'skewless "
+                              "analyze' from the training data)")
+
+
+def _profile_data(args, graph, baseline):
     """The profile of --data over the baseline's bins, with the baseline's settings; its
     data errors printed, and the exit status they give."""
     from . import lazy
-    from .analyze import read_stats
-    from .compiler import with_constants
     from .profile import Settings, profile
 
     lazy.import_tensorflow()
-    constants = read_stats(args.stats).constants if args.stats else None
-    graph = with_constants(graph, source, args.spec, constants,
-                           stats_name=args.stats or "the stats",
-                           how="give 'skewless drift' --stats FILE (written by 'skewless "
-                               "analyze' from the training data)")
     known = {k: v for k, v in baseline.settings.items() if k in ("bins", "top_k", "distinct_limit")}
     result = profile(graph, args.data, Settings(**known), baseline, args.baseline)
     for error in result.errors:

@@ -321,3 +321,13 @@ def test_a_profile_with_its_own_bins_or_of_another_spec_is_refused(world, capsys
     assert cli.main(["drift", world["spec"], "--baseline", world["baseline"],
                      "--profile", str(other)]) == 1
     assert "another spec or other analyzer constants" in capsys.readouterr().err
+
+
+def test_a_baseline_of_another_spec_than_the_one_given_is_refused(world, capsys, tmp_path):
+    other_spec = tmp_path / "other.feat"
+    other_spec.write_text(SPEC.replace("amount * 2.0", "amount * 3.0"))
+    assert cli.main(["drift", str(other_spec), "--baseline", world["baseline"],
+                     "--profile", world["baseline"]]) == 1
+    err = capsys.readouterr().err
+    assert "a profile of another spec or other analyzer constants than" in err
+    assert "Traceback" not in err

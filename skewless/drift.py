@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .errors import SkewlessError
-from .profile.batches import SECTIONS
-from .profile.file import Profile
+
+if TYPE_CHECKING:  # the command's parser reads this module's names: no numpy at startup
+    from .profile.file import Profile
 
 FORMAT = "skewless-drift/1"
 # measure -> its default threshold; every measure is within [0, 1]
@@ -205,14 +206,14 @@ def compare(baseline: Profile, other: Profile, categorical: set = frozenset(),
             f"(fingerprint {str(other.fingerprint)[:12]}…, the baseline {baseline_name} has "
             f"{str(baseline.fingerprint)[:12]}…): features would not mean the same; profile "
             f"both data sets with the same spec and stats")
-    known = {name for section in SECTIONS for name in baseline.columns[section]}
+    known = {name for columns in baseline.columns.values() for name in columns}
     unknown = sorted({name for name, _ in thresholds.columns} - known)
     if unknown:
         raise SkewlessError(f"--threshold: no input or feature named {', '.join(unknown)} "
                             f"in the profiles")
     columns = []
-    for section in SECTIONS:
-        for name, base in baseline.columns[section].items():
+    for section, columns_of_section in baseline.columns.items():
+        for name, base in columns_of_section.items():
             found = other.columns[section].get(name)
             if found is None or found.get("dtype") != base.get("dtype"):
                 raise SkewlessError(f"{other_name}: has no {base.get('dtype')} "

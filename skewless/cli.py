@@ -16,7 +16,7 @@ from typing import Optional
 
 import skewless
 
-from . import cli_convert, cli_explain, cli_graph, cli_stats, lazy
+from . import cli_convert, cli_drift, cli_explain, cli_graph, cli_stats, lazy
 from .errors import SkewlessError, source_lines
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
@@ -181,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="write nothing; print the diff of each file that is not formatted")
     fmt.set_defaults(run=_fmt)
     cli_convert.add_parser(commands)
+    cli_drift.add_parser(commands)
     cli_explain.add_parser(commands)
     cli_graph.add_parser(commands)
     cli_stats.add_parser(commands)

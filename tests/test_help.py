@@ -14,7 +14,7 @@ from skewless import cli
 from test_startup import run_without_tensorflow
 
 COMMANDS = ["compile", "analyze", "check", "serve", "fmt", "convert", "explain", "graph",
-            "stats"]
+            "stats", "drift"]
 
 
 def test_every_command_is_listed_here():

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # info string (first words) -> what the test does with the block
 KINDS = {
-    "feat": "compiled with skewless.check_source",
+    "feat": "compiled with skewless.check_source (with a file name: written there too)",
     "feat fragment": "part of a spec: must be in fmt's canonical layout",
     "sh": "run with bash -e -o pipefail in the page's prepared folder",
     "python": "executed in order in the page's namespace, in the prepared folder",
@@ -58,9 +58,10 @@ class Block:
 
     @property
     def file_name(self) -> str:
-        """The file a csv/json block is written to (its info string's second word), or ''."""
+        """The file a feat/csv/json block is written to (its info string's second word), or
+        ''."""
         words = self.info.split()
-        return words[1] if self.kind in ("csv", "json") and len(words) > 1 else ""
+        return words[1] if self.kind in ("feat", "csv", "json") and len(words) > 1 else ""
 
     def numbered(self) -> str:
         """The block's text placed at its lines in the page, for tracebacks."""
@@ -90,7 +91,10 @@ def run_page(page_blocks: list[Block]) -> int:
     try:
         for block in page_blocks:
             print(f"--- {block.where} ```{block.info}", flush=True)
-            if not _run(block, namespace):
+            started = time.monotonic()
+            passed = _run(block, namespace)
+            print(f"--- {block.where}: {time.monotonic() - started:.1f} s", flush=True)
+            if not passed:
                 print(f"FAILED {block.where}", flush=True)
                 return 1
         return 0

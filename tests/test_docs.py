@@ -2,7 +2,7 @@
 
 | info string | what the test does |
 |---|---|
-| ```` ```feat ```` | a whole spec: compiled with ``skewless.check_source`` |
+| ```` ```feat [FILE] ```` | a whole spec: compiled with ``skewless.check_source``; with a file name, also written to that file for the page's later blocks |
 | ```` ```feat fragment ```` | part of a spec (fmt's layout examples): ``skewless fmt`` leaves it as it is |
 | ```` ```sh ```` | run by ``bash -e -o pipefail`` in the page's prepared folder |
 | ```` ```python ```` | executed, the page's blocks in order sharing one namespace, in that folder |
@@ -20,7 +20,8 @@ at the top with its data (``examples/flights/make_data.py``), its compiled modul
 ``flights_features.py`` and stats file ``flights.stats.json``, a trained model exported to
 ``exports/flights``, a ``models.config`` serving it, and ``flights.csv``. ``skewless``,
 ``python`` and ``python3`` on the ``PATH`` are this checkout's, and ``HOME`` is a folder of
-the copy. ``skewless serve`` does not exit: there, ``bin/skewless`` starts it in the
+the copy. ``skewless check`` tries 3 generated batches (``--examples 3`` is appended), not
+100, to keep the run short. ``skewless serve`` does not exit: there, ``bin/skewless`` starts it in the
 background, returns once it serves, and the server is stopped before the next one starts
 and at the end of the page. The docs' ports 8500 (gRPC) and 8501 (REST) are replaced in the
 page's blocks by free ports, on the command line of ``skewless serve`` too.
@@ -103,7 +104,10 @@ def test_csv_block_parses(block):
 SKEWLESS_WRAPPER = """\
 #!/bin/bash
 # The docs' `skewless`: this checkout's. `skewless serve` runs in the background on the
-# page's ports (given last, they win) and this returns once it serves.
+# page's ports (given last, they win) and this returns once it serves. `skewless check`
+# tries 3 generated batches instead of its 100 (which take minutes on 2 cores); the records
+# of --data are all checked.
+if [ "$1" = check ]; then exec "$DOCS_PYTHON" -m skewless "$@" --examples 3; fi
 if [ "$1" != serve ]; then exec "$DOCS_PYTHON" -m skewless "$@"; fi
 "$DOCS_PYTHON" -c 'import docs_blocks; docs_blocks.stop_server()'
 "$DOCS_PYTHON" -m skewless "$@" --port "$DOCS_GRPC_PORT" --rest-port "$DOCS_REST_PORT" \\

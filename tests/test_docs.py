@@ -19,7 +19,7 @@ the bundled example (``examples/``, and ``editors/``, as in the repository), ``f
 at the top with its data (``examples/flights/make_data.py``), its compiled module
 ``flights_features.py`` and stats file ``flights.stats.json``, a trained model exported to
 ``exports/flights``, a ``models.config`` serving it, and ``flights.csv``. ``skewless``,
-``python`` and ``python3`` on the ``PATH`` are this checkout's, and ``HOME`` is a folder of
+``python`` and ``python3`` on the ``PATH`` are this checkout's (with pyproject.toml's entry points), and ``HOME`` is a folder of
 the copy. ``skewless check`` tries 3 generated batches (``--examples 3`` is appended), not
 100, to keep the run short. ``skewless serve`` does not exit: there, ``bin/skewless`` starts it in the
 background, returns once it serves, and the server is stopped before the next one starts
@@ -183,10 +183,24 @@ def workspace(tmp_path_factory) -> Path:
         (bin_ / name).write_text(f'#!/bin/sh\nexec "$DOCS_PYTHON" "$@"\n')
     for script in bin_.iterdir():
         script.chmod(0o755)
+    _checkout_entry_points(folder / "site")
     done = subprocess.run([sys.executable, "-c", PREPARE], cwd=folder, env=_env(folder, 0, 0),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return folder
+
+
+def _checkout_entry_points(site: Path) -> None:
+    """pyproject.toml's entry points (the `feat` lexer of `pygmentize -l feat`), as an
+    installed skewless registers them, for this checkout run from its source tree."""
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11 reads pyproject.toml")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    info = site / "skewless_checkout-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: skewless-checkout\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in points.items())
+        for group, points in project.get("entry-points", {}).items()))
 
 
 def _env(folder: Path, grpc_port: int, rest_port: int) -> dict:
@@ -194,7 +208,8 @@ def _env(folder: Path, grpc_port: int, rest_port: int) -> dict:
     env.update(
         PATH=os.pathsep.join([str(folder / "bin"), str(Path(sys.executable).parent),
                               env.get("PATH", "")]),
-        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), str(folder)]),
+        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), str(folder),
+                                    str(folder / "site")]),
         HOME=str(folder / "home"), DOCS_PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="3",
         DOCS_GRPC_PORT=str(grpc_port), DOCS_REST_PORT=str(rest_port),
         PYTHONDONTWRITEBYTECODE="1")

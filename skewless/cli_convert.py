@@ -52,7 +52,7 @@ def run(args) -> int:
     graph = compiler.check_file(args.spec)
     compression = OUTPUT_COMPRESSIONS[args.compression]
     if compression is None:
-        compression = "GZIP" if args.output.endswith(".gz") else ""
+        compression = "GZIP" if args.output.lower().endswith(".gz") else ""
     remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output)))
     count = 0
     try:

@@ -68,14 +68,15 @@ def list_files(file_pattern) -> list[str]:
 
 def sources(files: Sequence[str], compression: str) -> list[Source]:
     """What is known of each file before reading it; a DataError naming a file that cannot
-    be opened. ``compression`` "auto" means GZIP for names ending in ``.gz``."""
+    be opened. ``compression`` "auto" means GZIP for names ending in ``.gz`` (in any case)."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be 'auto', 'GZIP', 'ZLIB' or '', got {compression!r}")
     return [_source(path, compression) for path in files]
 
 
 def _source(path: str, compression: str) -> Source:
-    kind = ("GZIP" if path.endswith(".gz") else "") if compression == "auto" else compression
+    kind = ("GZIP" if path.lower().endswith(".gz") else "") if compression == "auto" \
+        else compression
     try:
         with tf.io.gfile.GFile(path, "rb") as handle:
             size = handle.size()

@@ -120,7 +120,7 @@ class Features:
 
         ``file_pattern`` is a glob, a file, or a list of them; files are read in sorted order
         (and, with ``shuffle=False``, records in file order). ``num_epochs=None`` repeats
-        forever. ``compression`` is ``"auto"`` (GZIP for names ending in ``.gz``),
+        forever. ``compression`` is ``"auto"`` (GZIP for names ending in ``.gz``, any case),
         ``"GZIP"``, ``"ZLIB"`` or ``""``. Files named ``*.csv`` or ``*.csv.gz`` are CSV
         files, each row read as the tf.Example it stands for (see ``csv_records``; a row
         that does not fit the spec raises ``InvalidArgumentError`` naming the file, line

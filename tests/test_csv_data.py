@@ -235,8 +235,9 @@ def test_gzip_csv_files_are_read_and_files_in_sorted_order(values_spec, tmp_path
     (tmp_path / "a.csv").write_text(head + "1,0\n2,0\n", encoding="utf-8")
     (tmp_path / "c.CSV").write_text(head, encoding="utf-8")  # a header, no rows
     (tmp_path / "d.csv").write_bytes(b"")  # nothing at all: no rows
+    (tmp_path / "e.Csv.GZ").write_bytes(gzip.compress((head + "5,0\n").encode(), mtime=0))
     got = _one_batch(values_spec, str(tmp_path / "*"))
-    assert got["n_"].tolist() == [1, 2, 3, 4]
+    assert got["n_"].tolist() == [1, 2, 3, 4, 5]
 
 
 def test_csv_and_tfrecord_files_together_are_an_error(values_spec, tmp_path):

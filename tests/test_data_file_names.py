@@ -20,13 +20,14 @@ NAMES = {
     "a bracket set": ("[ab].tfrecord", "a.tfrecord"),
     "a range and a star": ("run[0-9]*.tfrecord", "run7.tfrecord"),
     "a GZIP file": ("part[0].tfrecord.gz", "part0.tfrecord.gz"),
+    "a GZIP file named in capitals": ("PART[0].TFRECORD.GZ", "PART0.TFRECORD.GZ"),
 }
 VALUES, DECOY = [10.0, 20.0, 15.0], [1000.0]
 
 
 def _files(folder, case):
     name, decoy = NAMES[case]
-    compression = "GZIP" if name.endswith(".gz") else ""
+    compression = "GZIP" if name.lower().endswith(".gz") else ""
     write_records(folder / name, [example(x=v) for v in VALUES], compression)
     write_records(folder / decoy, [example(x=v) for v in DECOY], compression)
     spec = folder / "s.feat"

@@ -65,6 +65,31 @@ NESTINGS = {
 }
 
 
+def test_a_chain_of_ten_thousand_lets_each_read_by_a_feature_compiles():
+    """The leakage check visits each name once, however many features read a long chain
+    (it searched the chain again from every feature, copying the path at every step)."""
+    lines = ["input x: float32", "label y: float32", "let l0 = x"]
+    lines += [f"let l{i} = l{i - 1} + 1" for i in range(1, 10_000)]
+    lines += [f"feature f{i} = l{i} * 2" for i in range(10_000)]
+    graph = check_source("\n".join(lines + ["target t = y"]) + "\n", "chain.feat")
+    assert len(graph.features) == 10_000
+
+
+@pytest.mark.parametrize("text, message", [
+    ("feature f = a + c", "(1:13) feature 'f' depends on label 'y' via let 'a' -> let 'b'"),
+    ("feature f = c + a", "(1:17) feature 'f' depends on label 'y' via let 'a' -> let 'b'"),
+    ("feature f = c + y2 * a", "(1:17) feature 'f' depends on label 'y2'; labels"),
+    ("feature f = d", "(1:13) feature 'f' depends on weight 'w' via let 'd'"),
+])
+def test_leakage_names_a_shortest_chain_from_its_first_reference(text, message):
+    spec = ("input x: float32\nlabel y: float32\nlabel y2: float32\nweight w: float32\n"
+            "let b = y * 2\nlet a = b + 1\nlet c = a + x\nlet d = w + b\n")
+    with pytest.raises(SpecError) as raised:
+        check_source(f"{text}\n{spec}target t = y\n", "leak.feat")
+    [found] = [f"({d.pos.line}:{d.pos.column}) {d.message}" for d in raised.value.diagnostics]
+    assert found.startswith(message), found
+
+
 @pytest.mark.parametrize("kind", sorted(NESTINGS))
 def test_nesting_past_the_limit_is_a_positioned_error(kind):
     expr = NESTINGS[kind](MAX_NESTING + 3)

@@ -11,36 +11,46 @@ from .names import Scope, references
 
 def check_leakage(spec: ast.Spec, scope: Scope, errors: Collector) -> None:
     """A feature must be computable at serving time: no path to a label or weight."""
+    distance, next_step = _chains_to_training_columns(scope)
     for definition in spec.definitions:
         if definition.kind != "feature":
             continue
-        found = _path_to_training_column(definition, scope)
-        if found is None:
+        refs = [ref for ref in references(definition.expr) if ref.id in distance]
+        if not refs:
             continue
-        path, column, where = found
-        via = " via " + " -> ".join(f"let '{name}'" for name in path) if path else ""
-        errors.error(where, f"feature '{definition.name}' depends on {column.kind} "
-                            f"'{column.name}'{via}; labels and weights are not available at "
-                            "serving time (use a target for training-only values)")
+        start = min(refs, key=lambda ref: distance[ref.id])  # the first of the shortest
+        path, name = [], start.id
+        while name in next_step:
+            path.append(name)
+            name = next_step[name]
+        column = scope.columns[name]
+        via = " via " + " -> ".join(f"let '{let}'" for let in path) if path else ""
+        errors.error(start.pos, f"feature '{definition.name}' depends on {column.kind} "
+                                f"'{column.name}'{via}; labels and weights are not available "
+                                "at serving time (use a target for training-only values)")
 
 
-def _path_to_training_column(definition: ast.Definition, scope: Scope):
-    """Breadth-first from the feature: the shortest chain of lets to a label or weight,
-    with the position of the reference in the feature's own expression that starts it."""
-    queue = deque((ref, [], ref.pos) for ref in references(definition.expr))
-    seen = set()
+def _chains_to_training_columns(scope: Scope) -> tuple[dict, dict]:
+    """For each label, weight and let that reads one (through other lets or not): the
+    length of the shortest chain of lets to a label or weight (0 for one itself), and, for
+    a let, the next name on that chain. Breadth-first from the labels and the weight over
+    who reads whom, so each name is visited once, however long the chains."""
+    readers: dict = {}
+    for name, let in scope.lets.items():
+        for ref in references(let.expr):
+            readers.setdefault(ref.id, []).append(name)
+    distance = {name: 0 for name, column in scope.columns.items()
+                if column.kind in ("label", "weight")}
+    next_step: dict = {}
+    queue = deque(distance)
     while queue:
-        ref, path, where = queue.popleft()
-        if ref.id in seen:
-            continue
-        seen.add(ref.id)
-        column = scope.columns.get(ref.id)
-        if column is not None and column.kind in ("label", "weight"):
-            return path, column, where
-        let = scope.lets.get(ref.id)
-        if let is not None:
-            queue.extend((inner, path + [ref.id], where) for inner in references(let.expr))
-    return None
+        name = queue.popleft()
+        for reader in readers.get(name, ()):
+            if reader not in distance:
+                distance[reader] = distance[name] + 1
+                next_step[reader] = name
+                queue.append(reader)
+    return distance, next_step
 
 
 def check_output_shapes(spec: ast.Spec, graph: Graph, errors: Collector) -> None:

@@ -154,9 +154,9 @@ class Features:
         if shuffle:
             dataset = dataset.shuffle(file_count, seed=seed)
             dataset = dataset.interleave(
-                lambda path, compression: read(
+                tf.autograph.experimental.do_not_convert(lambda path, compression: read(
                     tf.data.Dataset.from_tensors((path, compression)), batch_size,
-                    parallel=False, shard=record_shard),
+                    parallel=False, shard=record_shard)),
                 cycle_length=min(file_count, 8), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=seed is not None)
             dataset = dataset.unbatch().shuffle(shuffle_buffer_size, seed=seed)

@@ -18,7 +18,7 @@ a folder prepared once by the ``workspace`` fixture below, which holds what the 
 the bundled example (``examples/``, and ``editors/``, as in the repository), ``flights.feat``
 at the top with its data (``examples/flights/make_data.py``), its compiled module
 ``flights_features.py`` and stats file ``flights.stats.json``, a trained model exported to
-``exports/flights``, a ``models.config`` serving it, and ``flights.csv``. ``skewless``,
+``exports/flights``, a ``models.config`` serving it, a ``monitoring.config`` and ``flights.csv``. ``skewless``,
 ``python`` and ``python3`` on the ``PATH`` are this checkout's (with pyproject.toml's entry points), and ``HOME`` is a folder of
 the copy. ``skewless check`` tries 3 generated batches (``--examples 3`` is appended), not
 100, to keep the run short. ``skewless serve`` does not exit: there, ``bin/skewless`` starts it in the
@@ -157,6 +157,10 @@ model_config_list {
 }
 """
 
+MONITORING_CONFIG = """\
+prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }
+"""
+
 FLIGHTS_CSV = """\
 carrier,origin,dest,tailnum,distance,sched_dep_time,dep_delay,tags,position,arr_delay,importance
 AA,JFK,LAX,N123AA,2475,1545,12.5,wifi|meal,40.64|-73.78,3.0,
@@ -174,6 +178,7 @@ def workspace(tmp_path_factory) -> Path:
     # `python examples/flights/demo.py` writes the data and module to examples/flights/data
     (folder / "examples/flights/data").symlink_to(Path("..", ".."))
     (folder / "models.config").write_text(MODELS_CONFIG)
+    (folder / "monitoring.config").write_text(MONITORING_CONFIG)
     (folder / "flights.csv").write_text(FLIGHTS_CSV)
     (folder / "home/.vscode/extensions").mkdir(parents=True)   # VS Code's, for docs/editors.md
     bin_ = folder / "bin"

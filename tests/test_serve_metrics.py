@@ -130,6 +130,8 @@ def test_no_metrics_unless_the_config_enables_them(base, tmp_path, options):
     ("prometheus_config { enable: yes }\n", ":1:"),
     ("prometheus_config { enable: true path: \"metrics\" }\n", "is not a URL path"),
     ("prometheus_konfig { }\n", "prometheus_konfig"),
+    ("prometheus_config { enable: true path: \"/v1/models/m\" }\n", "among the API's own"),
+    ("prometheus_config { enable: true path: \"/v1\" }\n", "among the API's own"),
 ])
 def test_a_bad_monitoring_config_is_refused_naming_it(text, phrase, base, tmp_path, capsys):
     config = tmp_path / "monitoring.config"

@@ -288,6 +288,10 @@ BAD_CONFIGS = {  # case → (file text, phrases the message holds)
     "base path is one version": (_config(GOOD.replace('"flights"', '"flights/1"')),
                                  ["model 'm'", "is a SavedModel, one version of a model"]),
     "not UTF-8": (b'model_config_list { config { name: "\xff" } }', ["not UTF-8 text"]),
+    "a name with a slash": (_config(GOOD.replace('name: "m"', 'name: "a/b"')),
+                            ["model 'a/b': a model name cannot hold '/' or ':'"]),
+    "a name with a colon": (_config(GOOD.replace('name: "m"', 'name: "m:predict"')),
+                            ["model 'm:predict': a model name cannot hold '/' or ':'"]),
 }
 
 
@@ -312,6 +316,8 @@ def test_a_bad_config_file_is_refused_naming_it(case, flights, capsys):
     (["base"], "give the model to serve"),
     (["base", "--model_name", "m", "--model_base_path", "other"], "given twice"),
     (["--model_config_file", "missing.config"], "missing.config: cannot read"),
+    (["base", "--model_name", "a/b"], "--model_name 'a/b': a model name cannot hold '/' or"),
+    (["base", "--model_name", "m:c"], "--model_name 'm:c': a model name cannot hold '/' or"),
 ])
 def test_conflicting_or_missing_model_arguments_are_refused(argv, phrase, capsys, tmp_path,
                                                             monkeypatch):

@@ -49,6 +49,10 @@ def read_monitoring_config(path: Optional[str]) -> Optional[str]:
     if not where.startswith("/") or "?" in where or "#" in where:
         raise ConfigFileError(f"{path}: error: prometheus_config path {where!r} is not a URL "
                               f"path: write one beginning with '/' (such as {DEFAULT_PATH!r})")
+    if where == "/v1" or where.startswith("/v1/"):
+        raise ConfigFileError(f"{path}: error: prometheus_config path {where!r} is among the "
+                              f"API's own paths (/v1/…): choose another, such as "
+                              f"{DEFAULT_PATH!r}")
     return where
 
 

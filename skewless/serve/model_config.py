@@ -70,7 +70,19 @@ def models_to_serve(config_file: Optional[str], model_name: Optional[str],
     if model_name is None or base_path is None:
         raise SkewlessError("give the model to serve: --model_name and its base path "
                             "(EXPORT_DIR_BASE or --model_base_path), or a --model_config_file")
+    problem = _name_problem(model_name)
+    if problem:
+        raise SkewlessError(f"--model_name {model_name!r}: {problem}")
     return [ModelConfig(model_name, base_path)]
+
+
+def _name_problem(name: str) -> Optional[str]:
+    """Why a model name cannot be served, if it cannot: REST paths (/v1/models/NAME:predict,
+    as TF Serving routes them) end the name at the first '/' or ':'."""
+    if "/" in name or ":" in name:
+        return ("a model name cannot hold '/' or ':': REST requests (/v1/models/NAME…) "
+                "could not name it")
+    return None
 
 
 def read_model_config(path: str) -> list[ModelConfig]:
@@ -98,6 +110,8 @@ def _models(config, folder: str, problems: list) -> list[ModelConfig]:
         where = f"model {model.name!r}" if model.name else f"config {number}"
         if not model.name:
             problems.append(f"config {number} has no name: give the name clients ask for")
+        elif _name_problem(model.name):
+            problems.append(f"{where}: {_name_problem(model.name)}")
         elif model.name in first:
             problems.append(f"model {model.name!r} is listed twice (configs {first[model.name]} "
                             f"and {number}): list each model once")

@@ -14,6 +14,7 @@ import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
 from skewless import cli, compiler
+from skewless.errors import SkewlessError
 from skewless.profile import Settings, profile, read_profile
 from skewless_test_helpers import FLIGHTS, QUIET, example, make_data, write_records
 from property_budget import BUDGET, count
@@ -213,6 +214,17 @@ def test_a_baseline_gives_its_bin_edges(graph, tmp_path):
                         == baseline.columns[section][name]["numbers"]["histogram"]["edges"])
     x = np.array([r["x"] for r in serving_rows if r["x"] is not None], np.float32)
     _numbers_match(found.columns["inputs"]["x"], x.astype(np.float64))
+
+
+@pytest.mark.parametrize("edges", [[5, 3], [1, 1], [1, "x"], [float("nan")], [1, None],
+                                   [True], "1,2", [float("inf")]])
+def test_a_baseline_with_edges_out_of_order_or_not_numbers_is_refused(graph, tmp_path, edges):
+    data = write_records(tmp_path / "d.tfrecord", _records(_rows(20, seed=6)))
+    baseline = profile(graph, data).profile
+    baseline.columns["inputs"]["x"]["numbers"]["histogram"]["edges"] = edges
+    with pytest.raises(SkewlessError, match="the histogram edges of input 'x' must be finite "
+                                            "numbers in increasing order"):
+        profile(graph, data, baseline=baseline, baseline_path="b.json")
 
 
 GOOD = dict(x=1.5, n=3, s="p", words=["a"], v=[1.0, 2.0])

@@ -2,6 +2,8 @@
 deterministic, reviewable JSON (see docs/usage.md, "Profiles")."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from ..analyze.stats import dumps, loads, read_text, write_text
@@ -51,10 +53,17 @@ class Profile:
             raise SkewlessError(f"{path}: the baseline profile has no {dtype} "
                                 f"{section[:-1]} {name!r}: is it a profile of this spec?")
         try:
-            return list(column["numbers"]["histogram"]["edges"])
+            edges = list(column["numbers"]["histogram"]["edges"])
         except (KeyError, TypeError):
             raise SkewlessError(f"{path}: error: {section[:-1]} {name!r} has no histogram "
                                 f"edges") from None
+        numbers = all(isinstance(edge, (int, float)) and not isinstance(edge, bool)
+                      and math.isfinite(edge) for edge in edges)
+        if not numbers or any(a >= b for a, b in zip(edges, edges[1:])):
+            raise SkewlessError(f"{path}: error: the histogram edges of {section[:-1]} "
+                                f"{name!r} must be finite numbers in increasing order: got "
+                                f"{edges!r}")
+        return edges
 
 
 def read_profile(path: str) -> Profile:

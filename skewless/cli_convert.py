@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from . import lazy
-from .errors import SkewlessError
+from .errors import DataError, SkewlessError
 
 OUTPUT_COMPRESSIONS = {"auto": None, "GZIP": "GZIP", "ZLIB": "ZLIB", "none": ""}
 
@@ -63,6 +63,8 @@ def run(args) -> int:
                     for record, _ in examples(path, graph.columns):
                         writer.write(record)
                         count += 1
+            if not count:  # the temporary file is dropped: nothing is written
+                raise DataError(f"no records in {', '.join(files)}: nothing to convert")
     except (OSError, tf.errors.OpError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "message", None) or exc
         raise SkewlessError(f"cannot write {args.output}: {reason}") from None

@@ -89,6 +89,17 @@ def test_convert_reads_only_csv_files(folder, capsys):
     assert "c.tfrecord: not a CSV file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["", "n,y\n"])  # nothing at all; a header, no rows
+def test_csv_without_rows_is_refused_and_writes_nothing(folder, capsys, text):
+    (folder / "empty.csv").write_text(text, encoding="utf-8")
+    output = folder / "empty.tfrecord"
+    assert main(["convert", str(folder / "empty.csv"), "--spec", str(folder / "spec.feat"),
+                 "-o", str(output)]) == 1
+    assert f"no records in {folder / 'empty.csv'}: nothing to convert" in capsys.readouterr().err
+    assert not output.exists() and [p.name for p in folder.iterdir() if "empty" in p.name] == [
+        "empty.csv"]
+
+
 def test_a_bad_row_leaves_the_old_output_and_no_temporary_file(folder, capsys):
     output = folder / "out.tfrecord"
     output.write_bytes(b"old")

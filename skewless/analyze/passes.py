@@ -95,8 +95,8 @@ def record_results(stats: Stats, accumulated: dict) -> None:
             stats.report[key]["inf_skipped"] = accumulator.inf_count
 
 
-def no_records(where: str) -> DataError:
-    return DataError(f"no records in {where}: analyzers need training data")
+def no_records(where: str, need: str = "analyzers need training data") -> DataError:
+    return DataError(f"no records in {where}: {need}")
 
 
 def bad_data(exc, named_records=()) -> DataError:

@@ -54,7 +54,7 @@ def profile(graph: Graph, file_pattern, settings: Settings = Settings(),
     for records, names in _batches(graph, files, batch_size, compression, "profile", progress):
         add_batch(graph, summarize, columns, records, names, result, max_errors)
     if not result.profile.records:
-        raise no_records(", ".join(files)) if not result.error_count else DataError(
+        raise no_records(", ".join(files), "nothing to profile") if not result.error_count else DataError(
             "\n".join([f"no valid record in {', '.join(files)}: every record breaks the spec:",
                        *result.errors]))
     if baseline is None:

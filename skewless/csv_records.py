@@ -272,6 +272,9 @@ def _quoting(path: str, first: int, lines: list, exc: csv.Error) -> DataError:
     reason = str(exc)
     if reason == "unexpected end of data":
         reason = "a quoted field is not closed before the end of the file (it opens here)"
+    elif reason.startswith("new-line character seen in unquoted field"):
+        reason = ("a carriage return (CR) outside quotes: lines must end with LF or CR LF, "
+                  "and a CR inside a field must be quoted")
     elif wrong is not None:
         reason = "a closing quote must be followed by a comma or the end of the line"
     offset = starts[-1] if wrong is None else wrong

@@ -293,6 +293,9 @@ BAD = {
                            "3:5: bad quoting: a quoted field is not closed"),
     "text after a closing quote": (GOOD + '1,2,"a"b,3,4|5,6\n', "3:8: bad quoting: a closing "
                                                                 "quote must be followed"),
+    "a carriage return ending a line": (GOOD + "1,2,a,3,4|5,6\r1,2,a,3,4|5,6\n",
+                                        "3:13: bad quoting: a carriage return (CR) outside "
+                                        "quotes: lines must end with LF or CR LF"),
     "empty required field": (GOOD + ",2,a,3,4|5,6\n",
                              "3:1: field 1 (n): empty, and the column has no default"),
     "not UTF-8": (GOOD.encode() + b"1,2,a\xff,3,4|5,6\n", "3:6: not UTF-8 text (byte 0xff"),

@@ -9,6 +9,7 @@ module, its assets or a stats file to the same folder: those of this host whose 
 longer runs (a live process's, or another host's, are left alone)."""
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import os
@@ -17,7 +18,8 @@ import secrets
 import socket
 from typing import Optional
 
-from .errors import AssetError, SkewlessError
+from .ast import Pos
+from .errors import AssetError, Collector, SkewlessError, SpecError
 
 # An asset's name carries the start of its content's SHA-256: ``id-0123456789abcdef.vocab``.
 ASSET_NAME = re.compile(r"(?P<stem>.+)-(?P<digest>[0-9a-f]{16})(?P<suffix>\.[a-z]+)")
@@ -70,10 +72,36 @@ def read_spec(path: str) -> str:
             return handle.read()
     except FileNotFoundError:
         raise SkewlessError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except OSError as exc:
         raise SkewlessError(f"{path}: {exc.strerror}") from None
+
+
+def _not_utf8(path: str, most: int = 20) -> SpecError:
+    """Every byte sequence of the file that is not UTF-8 (the first ``most``), each at its
+    line and column, the text shown with U+FFFD in their place."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    shown = raw.decode("utf-8", "replace")
+    errors = Collector(path, shown)
+    at = 0
+    while len(errors.diagnostics) < most:
+        try:
+            raw[at:].decode("utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            start, end, reason = at + exc.start, at + exc.end, exc.reason
+        line_start = raw.rfind(b"\n", 0, start) + 1
+        line = raw.count(b"\n", 0, start) + 1
+        column = len(raw[line_start:start].decode("utf-8", "replace")) + 1
+        errors.error(Pos(line, column, line, column + 1),
+                     f"not UTF-8 text: byte 0x{raw[start]:02x} ({reason}); save the "
+                     f"file as UTF-8")
+        at = end
+    return SpecError(errors.diagnostics, shown)
 
 
 def write_atomic(path: str, text: str, mode: Optional[int] = None) -> None:

@@ -8,6 +8,7 @@ on: the case fails, rather than passing or skipping, if one of them is not regis
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pytest
 
@@ -69,10 +70,31 @@ def test_missing_spec_file(tmp_path, monkeypatch, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("raw, positions", [
+    (b"input a: int64\nlet b = \"\xe9t\xe9\"\nfeature c = a\n", [(2, 10), (2, 12)]),
+    (b"\xef\xbb\xbfinput a: int64 # \xff\xfe\n", [(1, 18), (1, 19)]),  # after a BOM
+    (b"input \xc3: int64\n", [(1, 7)]),  # a sequence cut short
+    (b"# \xe2\x82\n\x80\n", [(1, 3), (2, 1)]),
+])
+def test_every_byte_that_is_not_utf8_is_a_positioned_error(tmp_path, capsys, raw, positions):
+    (tmp_path / "s.feat").write_bytes(raw)
+    assert main(["compile", str(tmp_path / "s.feat"), "-o", str(tmp_path / "out.py")]) == 1
+    err = capsys.readouterr().err
+    found = [(int(line), int(column)) for line, column in
+             re.findall(r"s\.feat:(\d+):(\d+): error: not UTF-8 text: byte 0x", err)]
+    assert found == positions, err
+    assert err.endswith(f"{len(positions)} error{'s' * (len(positions) > 1)}\n")
+    assert not (tmp_path / "out.py").exists()
+
+
 def test_spec_that_is_not_utf8(tmp_path, monkeypatch, capsys):
     (tmp_path / "latin1.feat").write_bytes(b"input caf\xe9: int64\n")
     monkeypatch.chdir(tmp_path)
     assert main(["compile", "latin1.feat", "-o", "out.py"]) == 1
     assert capsys.readouterr().err == (
-        "latin1.feat: not UTF-8 text (invalid continuation byte at byte 9)\n")
+        "latin1.feat:1:10: error: not UTF-8 text: byte 0xe9 (invalid continuation byte); save "
+        "the file as UTF-8\n"
+        "    input caf\ufffd: int64\n"
+        "             ^\n"
+        "1 error\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latin1.feat"]

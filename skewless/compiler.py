@@ -45,9 +45,12 @@ def with_constants(graph: Graph, source: str, path: str, stats: Optional[dict],
         for key in missing:
             node = graph.nodes[graph.analyzers()[key]]
             names = ", ".join(f"{name}=…" for name in graph.unknown_constants(graph.analyzers()[key]))
-            errors.error(graph.positions[key],
-                         f"{node.op} needs constants computed from training data: {how} "
-                         f"(or give them: {node.op}(…, {names}))")
+            if stats is not None and key not in stats:  # stats were given, for another spec
+                reason = (f"{stats_name} holds no constants for {key} (computed for another "
+                          f"version of the spec?): run 'skewless analyze' on this spec again")
+            else:
+                reason = f"{node.op} needs constants computed from training data: {how}"
+            errors.error(graph.positions[key], f"{reason} (or give them: {node.op}(…, {names}))")
         errors.raise_if_any()
     return graph
 
@@ -104,6 +107,7 @@ def constants_for(path: str, stats=None, data=None, progress=None, engine=None):
         if stats:
             computed.constants = {**stats.constants, **computed.constants}
         stats = computed
-    graph = with_constants(graph, source, path, stats.constants if stats else None,
+    graph = with_constants(graph, source, path,
+                           stats.constants if stats is not None else None,
                            stats_name=stats_name)
     return graph, stats

@@ -248,7 +248,9 @@ def test_stats_missing_an_analyzer_is_a_positioned_error(tmp_path, capsys):
                                      "constants": {"mean": 1.0, "std": 2.0}}}}))
     status, _, err = explain(capsys, SPEC, "--stats", stats)
     assert status == 1
-    assert f"{SPEC}:21:24: error: vocab needs constants computed from training data" in err
+    assert (f"{SPEC}:21:24: error: {stats} holds no constants for carrier_id/vocab (computed "
+            f"for another version of the spec?): run 'skewless analyze' on this spec again "
+            f"(or give them: vocab(…, vocabulary=…))") in err
 
 
 def test_stats_and_data_together_are_refused(capsys):

@@ -58,7 +58,7 @@ def column_values(graph: Graph, keys) -> Callable:
 
     def values(columns) -> dict:
         computed = run(plan, columns, tables, inputs)
-        return {key: tuple(summaries[key](_flat(value))) for key, value in computed.items()}
+        return {key: tuple(summaries[key](flat_values(value))) for key, value in computed.items()}
 
     return values
 
@@ -67,7 +67,9 @@ def _values_only(flat) -> tuple:
     return (flat,)
 
 
-def _flat(value):
+def flat_values(value):
+    """The values of a batch of a column, as one vector: a ragged or sparse tensor's values, a
+    dense tensor reshaped."""
     if isinstance(value, tf.RaggedTensor):
         return value.flat_values
     if isinstance(value, tf.SparseTensor):

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..lazy import tf
 
-from ..analyze.passes import bad_data
+from ..analyze.passes import bad_data, flat_values
 from ..ir import Graph
 from ..ops.categorical import vocab_table
 from ..plan import run, steps, table_steps
@@ -85,7 +85,7 @@ def summarizer(graph: Graph, numbers_only: bool = False) -> Callable:
                 value = computed[column.name]
             parts = _parts(value, column, numbers_only)
             if column.vocabularies and not numbers_only:
-                tokens = [_flat(computed[f"tokens {i}"]) for i in column.vocabularies]
+                tokens = [flat_values(computed[f"tokens {i}"]) for i in column.vocabularies]
                 unknown = [tf.reduce_sum(tf.cast(tf.equal(known[i].lookup(t), -1), tf.int64))
                            for i, t in zip(column.vocabularies, tokens)]
                 parts["oov"] = tf.stack([tf.add_n([tf.size(t, tf.int64) for t in tokens]),
@@ -97,7 +97,7 @@ def summarizer(graph: Graph, numbers_only: bool = False) -> Callable:
 
 
 def _parts(value, column: Profiled, numbers_only: bool) -> dict:
-    flat = _flat(value)
+    flat = flat_values(value)
     parts = {}
     if column.dtype != "string":
         parts["values"] = flat
@@ -109,14 +109,6 @@ def _parts(value, column: Profiled, numbers_only: bool) -> dict:
         values, _, counts = tf.unique_with_counts(flat, out_idx=tf.int64)
         parts["distinct"] = (values, counts)
     return parts
-
-
-def _flat(value):
-    if isinstance(value, tf.RaggedTensor):
-        return value.flat_values
-    if isinstance(value, tf.SparseTensor):
-        return value.values
-    return tf.reshape(value, [-1])
 
 
 def _lengths(value):

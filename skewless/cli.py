@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("spec", help="the .feat file")
     compile_.add_argument("-o", "--output", help="the module to write (default: SPEC_features.py "
                                                  "beside the spec)")
-    _constants_arguments(compile_)
+    constants_arguments(compile_)
     _runner_argument(compile_)
     compile_.add_argument("--check", action="store_true",
                           help="write nothing; exit 1 if the output is missing or stale")
@@ -99,12 +99,12 @@ def _parser() -> argparse.ArgumentParser:
                                                              "from, without --stats)")
     check.add_argument("--stats", help="a stats file written by 'skewless analyze': the "
                                        "analyzer constants")
-    check.add_argument("--examples", type=functools.partial(_whole, low=0, what="a number of "
-                                                            "cases"), default=100,
+    check.add_argument("--examples", type=functools.partial(
+                           whole_number, low=0, what="a number of cases"), default=100,
                        help="how many generated cases to try (default 100; 0 checks only "
                             "the records of --data)")
-    check.add_argument("--seed", type=functools.partial(_whole, low=0, high=MAX_SEED,
-                                                        what="a seed"),
+    check.add_argument("--seed", type=functools.partial(whole_number, low=0, high=MAX_SEED,
+                                                         what="a seed"),
                        default=None, help=f"seed of the generated cases (0 to {MAX_SEED})")
     check.set_defaults(run=_check)
 
@@ -137,7 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-batch-size", type=_POSITIVE,
                        help="most examples (or rows) one request may carry (default 1024)")
     serve.add_argument("--max-request-bytes", type=functools.partial(
-                           _whole, low=1, high=MAX_MESSAGE_BYTES, what="a number of bytes"),
+                           whole_number, low=1, high=MAX_MESSAGE_BYTES,
+                           what="a number of bytes"),
                        help="largest REST body or gRPC message, and largest input tensor "
                             "a request may declare, in bytes (default 64 MiB; at most "
                             "2 GiB - 1, gRPC's limit); a REST body may hold a value "
@@ -212,7 +213,8 @@ class _Commands:
             epilog=f"examples:\n{examples}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _whole(text: str, low: int = 0, high: Optional[int] = None, what: str = "a number") -> int:
+def whole_number(text: str, low: int = 0, high: Optional[int] = None,
+                 what: str = "a number") -> int:
     """An option's whole number, written in ASCII digits, within [low, high]; an argparse
     error (exit 2 with the usage) otherwise."""
     digits = text[1:] if text.startswith("-") else text
@@ -226,8 +228,8 @@ def _whole(text: str, low: int = 0, high: Optional[int] = None, what: str = "a n
     return value
 
 
-_PORT = functools.partial(_whole, low=0, high=65535, what="a port number")
-_POSITIVE = functools.partial(_whole, low=1, what="a positive whole number")
+_PORT = functools.partial(whole_number, low=0, high=65535, what="a port number")
+_POSITIVE = functools.partial(whole_number, low=1, what="a positive whole number")
 
 
 def _positive_seconds(text: str) -> float:
@@ -254,7 +256,7 @@ def _model_name(text: str) -> str:
     return text
 
 
-def _constants_arguments(parser) -> None:
+def constants_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", nargs="+", help="TFRecord or CSV files (globs) of training "
                                                   "data to compute analyzer constants from")
@@ -300,7 +302,7 @@ def _compile(args) -> int:
         raise SkewlessError("--runner beam runs analyzers over training data: give --data")
     output = args.output or _default_output(args.spec)
     if not args.check:
-        _refuse_to_overwrite_inputs(output, args)
+        refuse_to_overwrite_inputs(output, args)
     graph, stats = compiler.constants_for(args.spec, stats=args.stats, data=args.data,
                                       engine=_engine(args))
     stem = os.path.splitext(os.path.basename(output))[0]
@@ -330,7 +332,7 @@ def _analyze(args) -> int:
     from . import compiler
     from .analyze import analyze, write_stats
 
-    _refuse_to_overwrite_inputs(args.output, args)
+    refuse_to_overwrite_inputs(args.output, args)
     graph = compiler.check_file(args.spec)
     stats = (_engine(args) or analyze)(graph, args.data)
     write_stats(stats, args.output)
@@ -339,7 +341,7 @@ def _analyze(args) -> int:
     return 0
 
 
-def _refuse_to_overwrite_inputs(output: str, args) -> None:
+def refuse_to_overwrite_inputs(output: str, args) -> None:
     """A SkewlessError when ``output`` is the command's spec, stats file or one of its data
     files (``-o flights.feat`` would replace the spec with the output)."""
     inputs = [("the spec", args.spec)]
@@ -350,12 +352,12 @@ def _refuse_to_overwrite_inputs(output: str, args) -> None:
 
         inputs += [("a data file", path) for path in list_files(args.data)]
     for what, path in inputs:
-        if _same_file(output, path):
+        if same_file(output, path):
             raise SkewlessError(f"{output}: is {what} this command reads: writing it would "
                                 f"replace it; give another -o")
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)

@@ -38,7 +38,7 @@ def run(args) -> int:
     import tensorflow as tf
 
     from . import compiler
-    from .cli import _refuse_to_overwrite_inputs
+    from .cli import refuse_to_overwrite_inputs
     from .csv_records import examples, is_csv
     from .files import atomic_path, remove_stale_temporaries
     from .records import list_files
@@ -48,7 +48,7 @@ def run(args) -> int:
         if not is_csv(path):
             raise SkewlessError(f"{path}: not a CSV file: convert reads files whose names end "
                                 f"in .csv or .csv.gz")
-    _refuse_to_overwrite_inputs(args.output, args)
+    refuse_to_overwrite_inputs(args.output, args)
     graph = compiler.check_file(args.spec)
     compression = OUTPUT_COMPRESSIONS[args.compression]
     if compression is None:

@@ -82,11 +82,11 @@ def run(args) -> int:
 
 
 def _refuse_to_overwrite(args) -> None:
-    from .cli import _refuse_to_overwrite_inputs, _same_file
+    from .cli import refuse_to_overwrite_inputs, same_file
 
-    _refuse_to_overwrite_inputs(args.output, args)
+    refuse_to_overwrite_inputs(args.output, args)
     for what, path in (("the baseline profile", args.baseline), ("the profile", args.profile)):
-        if path and _same_file(args.output, path):
+        if path and same_file(args.output, path):
             raise SkewlessError(f"{args.output}: is {what} this command reads: writing it "
                                 f"would replace it; give another -o")
 

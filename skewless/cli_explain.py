@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .analyze.stats import _encode as json_safe  # NaN and ±inf as the stats file writes them
+from .analyze.stats import json_safe  # NaN and ±inf as the stats file writes them
 from .describe import (Column, Description, Value, constants_text, default_text, describe,
                        shape_text)
 
@@ -15,7 +15,7 @@ NONE = "-"  # an empty cell of the table
 
 
 def add_parser(commands) -> None:
-    from .cli import _constants_arguments
+    from .cli import constants_arguments
 
     explain = commands.add_parser(
         "explain", help="describe every output and raw column of a spec: types, shapes, what "
@@ -23,7 +23,7 @@ def add_parser(commands) -> None:
   skewless explain flights.feat
   skewless explain flights.feat --stats flights.stats.json --format json""")
     explain.add_argument("spec", help="the .feat file")
-    _constants_arguments(explain)
+    constants_arguments(explain)
     explain.add_argument("--format", choices=("table", "json"), default="table",
                          help="'table' (default): aligned text for people; 'json': one "
                               "document for programs (see docs/usage.md)")

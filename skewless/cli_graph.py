@@ -26,10 +26,10 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     from . import drawing
-    from .cli import _refuse_to_overwrite_inputs
+    from .cli import refuse_to_overwrite_inputs
     from .files import remove_stale_temporaries, write_bytes_atomic
 
-    _refuse_to_overwrite_inputs(args.output, args)
+    refuse_to_overwrite_inputs(args.output, args)
     extension = os.path.splitext(args.output)[1].lower().lstrip(".")
     file_format = "dot" if extension == "gv" else extension
     if file_format not in drawing.FORMATS:

@@ -10,7 +10,7 @@ from .errors import SkewlessError
 
 
 def add_parser(commands) -> None:
-    from .cli import _whole
+    from .cli import whole_number
     from .profile import MAX_ERRORS
 
     stats = commands.add_parser(
@@ -28,8 +28,8 @@ def add_parser(commands) -> None:
     stats.add_argument("--baseline", help="a profile whose histogram bin edges are reused "
                                           "(e.g. the training data's), so that the two "
                                           "profiles compare bin by bin")
-    number = functools.partial(_whole, low=1, what="a positive whole number")
-    stats.add_argument("--bins", type=functools.partial(_whole, low=2, high=2**15,
+    number = functools.partial(whole_number, low=1, what="a positive whole number")
+    stats.add_argument("--bins", type=functools.partial(whole_number, low=2, high=2**15,
                                                         what="a number of bins"), default=10,
                        help="quantile bins of each number column without --baseline "
                             "(default 10)")
@@ -38,7 +38,8 @@ def add_parser(commands) -> None:
     stats.add_argument("--distinct-limit", type=number, default=100_000,
                        help="distinct values per column counted exactly; beyond, sketches "
                             "estimate (default 100000)")
-    stats.add_argument("--max-errors", type=functools.partial(_whole, low=0), default=MAX_ERRORS,
+    stats.add_argument("--max-errors", type=functools.partial(whole_number, low=0),
+                       default=MAX_ERRORS,
                        help=f"data errors shown (default {MAX_ERRORS}; all are counted)")
     stats.add_argument("--runner", choices=("local", "beam"), default="local",
                        help="where the profile is computed: 'local' (default); 'beam' is "
@@ -55,12 +56,12 @@ def run(args) -> int:
     lazy.import_tensorflow()
     from . import compiler
     from .analyze import read_stats
-    from .cli import _refuse_to_overwrite_inputs, _same_file
+    from .cli import refuse_to_overwrite_inputs, same_file
     from .files import read_spec
     from .profile import Settings, profile, read_profile, write_profile
 
-    _refuse_to_overwrite_inputs(args.output, args)
-    if args.baseline and _same_file(args.output, args.baseline):
+    refuse_to_overwrite_inputs(args.output, args)
+    if args.baseline and same_file(args.output, args.baseline):
         raise SkewlessError(f"{args.output}: is the baseline profile this command reads: "
                             f"writing it would replace it; give another -o")
     source = read_spec(args.spec)

@@ -29,7 +29,7 @@ class Stats:
             "spec": self.spec,
             "rows": self.rows,
             "analyzers": {
-                key: {"constants": _encode(self.constants[key]), **self.report.get(key, {})}
+                key: {"constants": json_safe(self.constants[key]), **self.report.get(key, {})}
                 for key in sorted(self.constants)
             },
         }
@@ -89,17 +89,17 @@ def read_text(path: str) -> str:
         raise SkewlessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-_NON_FINITE = ("nan", "inf", "-inf")  # repr() of the floats _encode writes as strings
+_NON_FINITE = ("nan", "inf", "-inf")  # repr() of the floats json_safe writes as strings
 
 
-def _encode(value):
+def json_safe(value):
     """JSON has no NaN or infinities: they are written as strings."""
     if isinstance(value, float) and not math.isfinite(value):
         return {"float": repr(value)}
     if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

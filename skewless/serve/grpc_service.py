@@ -168,8 +168,9 @@ def _handlers(models: Models, metrics) -> list:
 def bind_grpc(models: Models, host: str, port: int, workers: int,
               metrics=None) -> tuple[grpc.Server, int]:
     """The server, listening but not yet started, and its port (``port`` 0 picks a free
-    one); each call is counted in ``metrics`` (a ``metrics.Metrics``), if given. A port another process listens on is an OSError: the port is not shared (gRPC's
-    default, SO_REUSEPORT, would let two servers take turns answering).
+    one); each call is counted in ``metrics`` (a ``metrics.Metrics``), if given. A port
+    another process listens on is an OSError: the port is not shared (gRPC's default,
+    SO_REUSEPORT, would let two servers take turns answering).
 
     Bounds: ``limits.max_connections`` calls in progress at once (one more is answered
     RESOURCE_EXHAUSTED by gRPC); a connection without a call for ``limits.idle_timeout``

@@ -110,8 +110,8 @@ def _models(config, folder: str, problems: list) -> list[ModelConfig]:
         where = f"model {model.name!r}" if model.name else f"config {number}"
         if not model.name:
             problems.append(f"config {number} has no name: give the name clients ask for")
-        elif _name_problem(model.name):
-            problems.append(f"{where}: {_name_problem(model.name)}")
+        elif problem := _name_problem(model.name):
+            problems.append(f"{where}: {problem}")
         elif model.name in first:
             problems.append(f"model {model.name!r} is listed twice (configs {first[model.name]} "
                             f"and {number}): list each model once")

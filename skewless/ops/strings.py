@@ -259,24 +259,22 @@ def _parse_float32(text, default: float):
     valid = tf.strings.regex_full_match(text, _DECIMAL) | non_finite
     # "infinity" spelled out is read by TensorFlow 2.17 and later only: shorten it to "inf".
     clean = tf.where(valid, tf.strings.regex_replace(text, "_|(?i:inity)$", ""), "0")
-    value = _with_subnormals(clean, tf.strings.to_number(clean, tf.float32))
+    value = _to_float32(tf.strings.to_number(clean, tf.float64))
     ok = valid & (non_finite | tf.math.is_finite(value))
     return tf.where(ok, value, tf.constant(default, tf.float32))
 
 
-def _with_subnormals(text, value):
-    """``value`` (``text`` parsed as float32) with the values below float32's smallest
-    normal, 2**-126, rebuilt from ``text``'s float64 parse: TensorFlow before 2.17 parses
-    them as 0, and a cast from float64 gives 0 in every version (TensorFlow's threads flush
-    subnormal results to zero). The float32's bits are made with integer arithmetic: the
-    number of steps of 2**-149 (float32's subnormal spacing), rounded half to even, and the
-    sign; as numpy's float64 to float32 conversion rounds."""
-    wide = tf.strings.to_number(text, tf.float64)
-    steps = tf.cast(tf.round(tf.abs(wide) * 2.0**149), tf.int32)  # at most 2**23, exact
+def _to_float32(wide):
+    """float64 values rounded to float32 as numpy rounds them (to nearest, ties to even),
+    values below float32's smallest normal, 2**-126, included: a cast gives 0 for those
+    (TensorFlow's threads flush subnormal results to zero), so their bits are made with
+    integer arithmetic: the number of steps of 2**-149 (float32's subnormal spacing),
+    rounded half to even, and the sign."""
+    steps = tf.cast(tf.round(tf.abs(wide) * 2.0**149), tf.int32)  # exact below 2**-126
     negative = tf.bitcast(wide, tf.int64) < 0
     bits = tf.where(negative, steps | tf.constant(-2**31, tf.int32), steps)
     tiny = tf.abs(wide) < 2.0**-126
-    return tf.where(tiny, tf.bitcast(bits, tf.float32), value)
+    return tf.where(tiny, tf.bitcast(bits, tf.float32), tf.cast(wide, tf.float32))
 
 
 @op("to_number", X, Param("dtype", const=True), Param("default", const=True, default=0),
@@ -289,9 +287,10 @@ def to_number(x, dtype, default=0):
     optional sign and decimal digits, with single underscores between digits ("1_000");
     "1.0", "1e3" and values beyond the int64 range give ``default``. float32 accepts what
     Python's ``float()`` accepts in ASCII ("1.5", ".5", "1e-3", "1_000.5", "inf",
-    "-Infinity", "nan", any case), rounded to the nearest float32 (subnormals below 2**-126
-    included); a finite number too large for float32 ("1e39") gives ``default``, one too
-    small for it becomes 0. Hexadecimal and
+    "-Infinity", "nan", any case), read as the nearest float64 and rounded to float32, as
+    Python's ``float()`` and numpy's conversion do (subnormals below 2**-126 included); a
+    finite number too large for float32 ("1e39") gives ``default``, one too small for it
+    becomes 0. Hexadecimal and
     non-ASCII digits give ``default``."""
     text = tf.strings.strip(x)
     if dtype == "int64":

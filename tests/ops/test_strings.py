@@ -232,6 +232,9 @@ FLOAT_CASES = {
     "1.401298464324817e-45": 2.0**-149, "-1e-40": -71362 * 2.0**-149,
     "7e-46": 0.0, "7.1e-46": 2.0**-149, "2.1e-45": 2.0**-149, "2.2e-45": 2 * 2.0**-149,
     "1.1754942e-38": (2**23 - 1) * 2.0**-149, "1.17549434e-38": 2.0**-126,
+    # just above 1 + 2**-24, halfway between float32's 1 and 1 + 2**-23: its nearest float64
+    # is the halfway point, which rounds to even, 1.0 (as numpy.float32(float(text)))
+    "1.0000000596046447753906250001": 1.0,
 }
 # 7e-46 is below half a step (2**-150 = 7.006e-46); 2.1e-45 is 1.4986 steps, 2.2e-45 1.57
 

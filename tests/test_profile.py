@@ -227,6 +227,24 @@ def test_a_baseline_with_edges_out_of_order_or_not_numbers_is_refused(graph, tmp
         profile(graph, data, baseline=baseline, baseline_path="b.json")
 
 
+@pytest.mark.parametrize("edit, said", [
+    ({"examples": "20"}, "examples must be a whole number, at least 0: got '20'"),
+    ({"examples": -100}, "examples must be a whole number, at least 0: got -100"),
+    ({"missing": 1e300}, "missing must be a whole number, at least 0: got 1e+300"),
+    ({"nan": True}, "nan must be a whole number, at least 0: got True"),
+    ({"examples": 3, "missing": 4}, "missing (4) is more than examples (3)"),
+])
+def test_a_profile_with_impossible_counts_is_refused_naming_them(graph, tmp_path, edit, said):
+    data = write_records(tmp_path / "d.tfrecord", _records(_rows(20, seed=7)))
+    payload = json.loads(profile(graph, data).profile.to_json())
+    payload["inputs"]["x"].update(edit)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(payload))
+    with pytest.raises(SkewlessError) as raised:
+        read_profile(str(edited))
+    assert str(raised.value) == f"{edited}: error: input 'x': {said}"
+
+
 GOOD = dict(x=1.5, n=3, s="p", words=["a"], v=[1.0, 2.0])
 BROKEN = [  # (record, what the error says after "column C: ")
     (example(**{**GOOD, "x": 4}), "x: holds int64_list values, but is declared float32 (float_list values)"),

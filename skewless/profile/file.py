@@ -10,6 +10,8 @@ from ..analyze.stats import dumps, loads, read_text, write_text
 from ..errors import SkewlessError
 from .batches import SECTIONS
 
+_COUNTS = ("examples", "missing", "nan", "inf")  # per column, where present
+
 FORMAT = "skewless-profile/1"
 
 
@@ -42,6 +44,9 @@ class Profile:
                    for columns in sections.values()):
             raise SkewlessError(f"{path}: error: not a skewless profile: \"inputs\" and "
                                 f"\"features\" must map each column to an object")
+        for section, columns in sections.items():
+            for name, column in columns.items():
+                _check_counts(column, f"{path}: error: {section[:-1]} {name!r}")
         return cls(payload.get("spec"), payload.get("fingerprint"), payload.get("records", 0),
                    payload.get("invalid_records", 0), payload.get("settings", {}), sections)
 
@@ -64,6 +69,19 @@ class Profile:
                                 f"{name!r} must be finite numbers in increasing order: got "
                                 f"{edges!r}")
         return edges
+
+
+def _check_counts(column: dict, where: str) -> None:
+    """A SkewlessError unless a column's counts are whole numbers, at least 0, and its
+    missing values no more than its examples."""
+    counts = {key: column[key] for key in _COUNTS if key in column}
+    for key, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SkewlessError(f"{where}: {key} must be a whole number, at least 0: got "
+                                f"{value!r}")
+    if counts.get("missing", 0) > counts.get("examples", counts.get("missing", 0)):
+        raise SkewlessError(f"{where}: missing ({counts['missing']}) is more than examples "
+                            f"({counts['examples']})")
 
 
 def read_profile(path: str) -> Profile:

@@ -18,6 +18,7 @@ SPEC = {
     "hour": tf.io.FixedLenFeature([], tf.int64, default_value=0),
     "carrier": tf.io.FixedLenFeature([], tf.string, default_value=""),
 }
+MANY_OUTPUTS = ("h", "c", "f", "a", "g", "b", "e", "d")
 METHODS = {"classify": tf.saved_model.CLASSIFY_METHOD_NAME,
            "regress": tf.saved_model.REGRESS_METHOD_NAME}
 
@@ -61,6 +62,11 @@ class FlightsModel(tf.Module):
     def double(self, x):
         return {"y": 2.0 * x}
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def many(self, x):
+        """Eight outputs, ``x + i`` named MANY_OUTPUTS[i] (not in the order of their names)."""
+        return {name: x + float(number) for number, name in enumerate(MANY_OUTPUTS)}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def echo(self, data):
         return {"data_bytes": data, "length": tf.cast(tf.strings.length(data), tf.int64)}
@@ -74,7 +80,7 @@ def write_flights_version(base: str, version: int) -> str:
     signatures = {"serving_default": model.predict, "classify": model.classify,
                   "regress": model.regress, "predict": model.predict,
                   "predict_examples": model.predict_examples, "double": model.double,
-                  "echo": model.echo}
+                  "echo": model.echo, "many": model.many}
     tf.saved_model.save(model, staging, signatures=signatures)
     set_method_names(staging, METHODS)
     path = os.path.join(base, str(version))

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from serve_models import CLASS_NAMES, expected_z, write_flights_version
+from serve_models import CLASS_NAMES, MANY_OUTPUTS, expected_z, write_flights_version
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      get_model_status_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
@@ -289,6 +289,20 @@ def test_rest_predict_columnar_format_and_a_chosen_version(server):
     assert reply["outputs"]["carrier_length"] == [2, 2]
     assert reply["outputs"]["z"] == pytest.approx([expected_z(1, *row) for row in FLIGHTS],
                                                   abs=1e-5)
+
+
+def test_outputs_are_answered_in_the_order_of_their_names(server):
+    """A loaded SavedModel gives a signature's outputs in an order that changes from process to
+    process (eight outputs: in name order by chance once in 40,320 loads); a REST answer's
+    objects must not. (gRPC's outputs are a protobuf map, unordered by definition.)"""
+    names = sorted(MANY_OUTPUTS)
+    path = f"/v1/models/{MODEL}:predict"
+    status, reply = server.rest("POST", path, {"signature_name": "many", "instances": [1.0, 2.0]})
+    assert status == 200 and [list(row) for row in reply["predictions"]] == [names, names]
+    assert [row[name] for row in reply["predictions"] for name in ("a", "h")] == \
+        [1.0 + 3, 1.0 + 0, 2.0 + 3, 2.0 + 0]
+    status, reply = server.rest("POST", path, {"signature_name": "many", "inputs": [1.0]})
+    assert status == 200 and list(reply["outputs"]) == names
 
 
 def test_rest_single_input_and_output_and_float32_printed_short(server):

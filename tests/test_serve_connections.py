@@ -61,15 +61,38 @@ def bound_server(base, limits: Limits):
 @contextlib.contextmanager
 def served_connections(port: int, count: int = MAX_CONNECTIONS):
     """``count`` connections, each answered once (so each holds a serving thread)."""
-    held = [connected(port) for _ in range(count)]
+    held = []
     try:
-        for connection in held:
-            connection.sendall(GOOD)
-            assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
+        for _ in range(count):
+            held.append(answered_connection(port))
         yield held
     finally:
         for connection in held:
             connection.close()
+
+
+def answered_connection(port: int) -> socket.socket:
+    """A connection whose first request was answered 200. The connections an earlier test
+    closed hold their serving threads until the server has seen them closed, a moment
+    longer under load: a connection answered 503 meanwhile is tried again, for up to 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        connection = connected(port)
+        connection.sendall(GOOD)
+        head = response(connection)[0]
+        if head.startswith(b"HTTP/1.1 200 "):
+            return connection
+        connection.close()
+        assert head.startswith(b"HTTP/1.1 503 ") and time.monotonic() < deadline, head
+        time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def a_free_connection(request):
+    """Before each test of the module's server, a connection is served again (see
+    answered_connection)."""
+    if "server" in request.fixturenames:
+        answered_connection(request.getfixturevalue("server").rest_port).close()
 
 
 def connected(port: int) -> socket.socket:
@@ -246,15 +269,11 @@ def test_a_client_sending_a_body_over_the_limit_receives_the_400(server, client,
 
 
 def test_requests_are_answered_while_idle_connections_are_open(server):
-    idle = [connected(server.rest_port) for _ in range(MAX_CONNECTIONS - 1)]
-    try:
-        with connected(server.rest_port) as connection:
-            for _ in range(3):  # one connection kept alive between requests
+    with served_connections(server.rest_port, MAX_CONNECTIONS - 1):  # idle once answered
+        with answered_connection(server.rest_port) as connection:
+            for _ in range(2):  # one connection kept alive between requests
                 connection.sendall(GOOD)
                 assert response(connection)[0].startswith(b"HTTP/1.1 200 ")
-    finally:
-        for connection in idle:
-            connection.close()
 
 
 def test_a_connection_past_the_limit_is_answered_503_in_json(server):

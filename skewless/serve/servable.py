@@ -59,7 +59,9 @@ class Servable:
     # ---- the three APIs -------------------------------------------------------------------
 
     def predict(self, signature: Signature, inputs: dict, output_filter=()) -> dict:
-        """Named tensors in, named numpy arrays out (only ``output_filter``'s, if given)."""
+        """Named tensors in, named numpy arrays out (only ``output_filter``'s, if given), in the
+        order of their names: a loaded SavedModel gives a signature's outputs in an order that
+        changes from process to process, and answers must not."""
         self.check_input_names(signature, inputs)
         unknown = set(output_filter) - set(signature.definition.outputs)
         if unknown:
@@ -69,7 +71,7 @@ class Servable:
             _check_tensor(name, tensor, signature.definition.inputs[name])
         batch = max((int(t.shape[0]) for t in inputs.values() if t.shape.rank), default=0)
         outputs = self._run(signature, inputs, batch)
-        return {name: value for name, value in outputs.items()
+        return {name: outputs[name] for name in sorted(outputs)
                 if not output_filter or name in output_filter}
 
     @staticmethod

@@ -16,7 +16,7 @@ from typing import Optional
 
 import skewless
 
-from . import cli_convert, cli_drift, cli_explain, cli_graph, cli_stats, lazy
+from . import cli_convert, cli_drift, cli_explain, cli_graph, cli_request_log, cli_stats, lazy
 from .errors import SkewlessError, source_lines
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
   skewless serve exports/flights --model-name flights
   skewless serve exports/flights --model-name flights --port 0 --rest-port 0 --host 0.0.0.0
   skewless serve --model_config_file models.config   # several models, pinned versions
+  skewless serve exports/flights --model-name flights --request-log requests --sampling-rate 0.1
   skewless serve exports/flights --model-name flights --enable_batching \
       --batching_parameters_file batching.config --monitoring_config_file monitoring.config""")
     serve.add_argument("export_dir_base", nargs="?",
@@ -166,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--monitoring_config_file",
                        help="TF Serving's MonitoringConfig (text format); prometheus_config "
                             "{ enable: true } serves Prometheus metrics on the REST port")
+    cli_request_log.add_arguments(serve)
     serve.set_defaults(run=_serve)
 
     fmt = commands.add_parser("fmt", help="rewrite .feat files in the canonical layout",
@@ -475,7 +477,8 @@ def _serve(args) -> int:
     return serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
                  limits=Limits(**limits), allow_version_labels_for_unavailable_models=(
                      args.allow_version_labels_for_unavailable_models), batching=batching,
-                 monitoring_path=read_monitoring_config(args.monitoring_config_file))
+                 monitoring_path=read_monitoring_config(args.monitoring_config_file),
+                 request_log=cli_request_log.options(args))
 
 
 if __name__ == "__main__":

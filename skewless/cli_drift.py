@@ -15,7 +15,9 @@ def add_parser(commands) -> None:
                       "input and feature, exit status 1 past a threshold", examples="""\
   skewless drift flights.feat --baseline train.profile.json --profile serve.profile.json
   skewless drift flights.feat --stats flights.stats.json --baseline train.profile.json \\
-      --data serve.tfrecord --threshold dest=0.2 tailnum.missing=0.1 --format json -o drift.json""")
+      --data serve.tfrecord --threshold dest=0.2 tailnum.missing=0.1 --format json -o drift.json
+  skewless drift flights.feat --stats flights.stats.json --baseline train.profile.json \
+      --request-log requests/""")
     drift.add_argument("spec", help="the .feat file")
     drift.add_argument("--baseline", required=True,
                        help="the profile to compare with (e.g. the training data's, written "
@@ -25,9 +27,14 @@ def add_parser(commands) -> None:
                                          "'skewless stats --baseline' (the same bins)")
     other.add_argument("--data", nargs="+", help="TFRecord files (globs) to profile here, "
                                                  "over the baseline's bins")
+    other.add_argument("--request-log", metavar="DIR",
+                       help="a request log folder ('skewless serve --request-log', or TF "
+                            "Serving's PredictionLog files) to profile here, over the "
+                            "baseline's bins: the requests' raw inputs and the features the "
+                            "model computed from them")
     drift.add_argument("--stats", help="the analyzer constants (a stats file written by "
-                                       "'skewless analyze'), needed with --data when the "
-                                       "spec has analyzers")
+                                       "'skewless analyze'), needed with --data or "
+                                       "--request-log when the spec has analyzers")
     drift.add_argument("--threshold", nargs="+", default=[], metavar="NAME=VALUE",
                        help=f"a column's threshold: COLUMN=VALUE for its distance, "
                             f"COLUMN.MEASURE=VALUE for a measure of {', '.join(MEASURES)}")
@@ -43,7 +50,7 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     """Print or write the report; 1 when a measure exceeds its threshold, or a record of
-    --data breaks the spec, else 0."""
+    --data or --request-log breaks the spec, else 0."""
     from . import compiler
     from .drift import Thresholds, categorical_features, compare, parse_threshold
     from .files import read_spec
@@ -59,7 +66,7 @@ def run(args) -> int:
     source = read_spec(args.spec)
     graph = compiler.check_source(source, args.spec)
     baseline = read_profile(args.baseline)
-    if args.stats or args.data or not graph.missing_constants():
+    if args.stats or args.data or args.request_log or not graph.missing_constants():
         graph = _with_stats(args, graph, source)
         if graph.fingerprint() != baseline.fingerprint:
             raise SkewlessError(f"{args.baseline}: a profile of another spec or other analyzer "
@@ -71,7 +78,7 @@ def run(args) -> int:
         other, other_name = read_profile(args.profile), args.profile
     else:
         other, status = _profile_data(args, graph, baseline)
-        other_name = " ".join(args.data)
+        other_name = args.request_log or " ".join(args.data)
     report = compare(baseline, other, categorical_features(graph), thresholds,
                      args.baseline, other_name)
     _write(report, args)
@@ -105,14 +112,18 @@ def _with_stats(args, graph, source):
 
 
 def _profile_data(args, graph, baseline):
-    """The profile of --data over the baseline's bins, with the baseline's settings; its
-    data errors printed, and the exit status they give."""
+    """The profile of --data or --request-log over the baseline's bins, with the
+    baseline's settings; its data errors printed, and the exit status they give."""
     from . import lazy
-    from .profile import Settings, profile
+    from .profile import Settings, profile, profile_request_log
 
     lazy.import_tensorflow()
     known = {k: v for k, v in baseline.settings.items() if k in ("bins", "top_k", "distinct_limit")}
-    result = profile(graph, args.data, Settings(**known), baseline, args.baseline)
+    if args.request_log:
+        result = profile_request_log(graph, args.request_log, Settings(**known), baseline,
+                                     args.baseline)
+    else:
+        result = profile(graph, args.data, Settings(**known), baseline, args.baseline)
     for error in result.errors:
         print(error, file=sys.stderr)
     if result.error_count:

@@ -18,9 +18,15 @@ def add_parser(commands) -> None:
                       "and the records that break it", examples="""\
   skewless stats flights.feat --stats flights.stats.json --data 'train-*.tfrecord' -o train.profile.json
   skewless stats flights.feat --stats flights.stats.json --data serve.tfrecord \\
-      --baseline train.profile.json -o serve.profile.json""")
+      --baseline train.profile.json -o serve.profile.json
+  skewless stats flights.feat --stats flights.stats.json --request-log requests/ \
+      --baseline train.profile.json -o requests.profile.json""")
     stats.add_argument("spec", help="the .feat file")
-    stats.add_argument("--data", nargs="+", required=True, help="TFRecord files (globs)")
+    source = stats.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", nargs="+", help="TFRecord files (globs)")
+    source.add_argument("--request-log", metavar="DIR",
+                        help="a request log folder ('skewless serve --request-log'): the "
+                             "requests' raw inputs, and their features")
     stats.add_argument("-o", "--output", required=True, help="the profile to write (JSON)")
     stats.add_argument("--stats", help="the analyzer constants (a stats file written by "
                                        "'skewless analyze'), needed when the spec has "
@@ -58,7 +64,7 @@ def run(args) -> int:
     from .analyze import read_stats
     from .cli import refuse_to_overwrite_inputs, same_file
     from .files import read_spec
-    from .profile import Settings, profile, read_profile, write_profile
+    from .profile import Settings, profile, profile_request_log, read_profile, write_profile
 
     refuse_to_overwrite_inputs(args.output, args)
     if args.baseline and same_file(args.output, args.baseline):
@@ -73,8 +79,12 @@ def run(args) -> int:
             "training data)"))
     baseline = read_profile(args.baseline) if args.baseline else None
     settings = Settings(bins=args.bins, top_k=args.top_k, distinct_limit=args.distinct_limit)
-    result = profile(graph, args.data, settings, baseline, args.baseline or "",
-                     max_errors=args.max_errors)
+    if args.request_log:
+        result = profile_request_log(graph, args.request_log, settings, baseline,
+                                     args.baseline or "", max_errors=args.max_errors)
+    else:
+        result = profile(graph, args.data, settings, baseline, args.baseline or "",
+                         max_errors=args.max_errors)
     write_profile(result.profile, args.output)
     found = result.profile
     print(f"wrote {args.output}: {found.records:,} records, {len(found.columns['inputs'])} "

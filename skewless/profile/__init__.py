@@ -8,7 +8,8 @@ import importlib
 MAX_ERRORS = 100  # data errors kept (every one is counted)
 
 _HOMES = {"Settings": "accumulators", "Profile": "file", "read_profile": "file",
-          "write_profile": "file", "Result": "local", "profile": "local"}
+          "write_profile": "file", "Result": "local", "profile": "local",
+          "profile_request_log": "request_log"}
 
 __all__ = ["MAX_ERRORS", *sorted(_HOMES)]
 

@@ -12,7 +12,7 @@ by the accumulators (see ``accumulators``), never by the number of records."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from ..lazy import tf
 
@@ -48,21 +48,35 @@ def profile(graph: Graph, file_pattern, settings: Settings = Settings(),
     out, and reported as data errors. A DataError when a file cannot be read whole, or no
     record is valid."""
     files = list_files(file_pattern)
+    return profile_passes(
+        graph, lambda title: _batches(graph, files, batch_size, compression, title, progress),
+        ", ".join(files), settings, baseline, baseline_path, max_errors)
+
+
+def profile_passes(graph: Graph, passes: Callable, what: str, settings: Settings = Settings(),
+                   baseline: Optional[Profile] = None, baseline_path: str = "<baseline>",
+                   max_errors: int = MAX_ERRORS) -> Result:
+    """The profile of the records ``passes(title)`` gives, each time it is called, as
+    ``(records, names, errors)`` batches: serialized tf.Examples (a 1-D string tensor, maybe
+    empty), their names (for data errors), and the data errors of the records left out
+    before they became tf.Examples (each counted as one record that breaks the spec). Read
+    once with a baseline, twice without (the second pass counts the histograms).
+    ``what`` names the data in errors."""
     columns = new_columns(graph, settings, baseline, baseline_path)
     result = Result(Profile(graph.spec_name, graph.fingerprint()))
     summarize = _function(summarizer(graph))
-    for records, names in _batches(graph, files, batch_size, compression, "profile", progress):
-        add_batch(graph, summarize, columns, records, names, result, max_errors)
+    for records, names, left_out in passes("profile"):
+        add_batch(graph, summarize, columns, records, names, result, max_errors, left_out)
     if not result.profile.records:
-        raise no_records(", ".join(files), "nothing to profile") if not result.error_count else DataError(
-            "\n".join([f"no valid record in {', '.join(files)}: every record breaks the spec:",
+        raise no_records(what, "nothing to profile") if not result.error_count else DataError(
+            "\n".join([f"no valid record in {what}: every record breaks the spec:",
                        *result.errors]))
     if baseline is None:
         numbers = start_histograms(columns, settings)
         summarize = _function(summarizer(graph, numbers_only=True))
-        for records, names in _batches(graph, files, batch_size, compression, "histograms",
-                                       progress):
-            add_to_histograms(graph, summarize, numbers, records, names)
+        for records, names, _ in passes("histograms"):
+            if tf.size(records):
+                add_to_histograms(graph, summarize, numbers, records, names)
     finish(result.profile, columns, settings, baseline)
     return result
 
@@ -84,17 +98,19 @@ def new_columns(graph: Graph, settings: Settings, baseline: Optional[Profile],
 
 
 def add_batch(graph: Graph, summarize, columns: dict, records, names, result: Result,
-              max_errors: int) -> None:
-    """A batch's summaries into the columns; its data errors into ``result``."""
+              max_errors: int, left_out=()) -> None:
+    """A batch's summaries into the columns; its data errors, and those of the records
+    ``left_out`` before it, into ``result``."""
     try:
-        summaries = [summarize(records, names)]
+        summaries = [summarize(records, names)] if tf.size(records) else []
         invalid, errors = 0, []
     except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
         summaries, errors, invalid = errors_of(graph, summarize, records.numpy(), names.numpy())
     for summary in map(as_numpy, summaries):
         add_summary(columns, summary)
     result.profile.records += int(tf.size(records)) - invalid
-    result.profile.invalid_records += invalid
+    errors = [*left_out, *errors]
+    result.profile.invalid_records += invalid + len(left_out)
     result.errors += errors[:max(0, max_errors - len(result.errors))]
     result.error_count += len(errors)
 
@@ -139,7 +155,7 @@ def _function(summarize):
 
 def _batches(graph: Graph, files: list, batch_size: int, compression: str, title: str,
              progress):
-    """(records, names) batches of the files (TFRecord, or CSV whose rows become the
+    """(records, names, no errors) batches of the files (TFRecord, or CSV whose rows become the
     tf.Examples of ``graph``'s columns), a DataError naming a file that cannot be read whole
     (or a CSV row that does not fit)."""
     read = batch_reader(files, compression, graph.columns)
@@ -147,7 +163,7 @@ def _batches(graph: Graph, files: list, batch_size: int, compression: str, title
     shown = Progress(title, enabled=progress)
     try:
         for records, names in dataset:
-            yield records, names
+            yield records, names, ()
             shown.update(int(tf.size(records)))
     except tf.errors.OpError as exc:
         named = read_error(exc)

@@ -14,13 +14,13 @@ import traceback
 from concurrent import futures
 
 import grpc
-import tensorflow as tf
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      get_model_status_pb2, predict_pb2, regression_pb2)
 
 from . import messages
 from .status import ServingError, internal, invalid
 from .models import Models
+from .request_log import APIS
 
 
 class _Undecodable:
@@ -52,7 +52,10 @@ def _aborts_on_errors(method):
         try:
             if isinstance(request, _Undecodable):
                 raise request.error
-            return method(self, request, context)
+            response = method(self, request, context)
+            if self._request_log is not None and method.__name__ in APIS:
+                self._request_log.log(method.__name__, lambda: (request, response))
+            return response
         except ServingError as error:
             failure = error
         except Exception as error:  # a bug must not take the server down
@@ -70,9 +73,10 @@ def _aborts_on_errors(method):
 
 
 class PredictionService:
-    def __init__(self, models: Models, metrics=None):
+    def __init__(self, models: Models, metrics=None, request_log=None):
         self._models = models
         self._metrics = metrics
+        self._request_log = request_log
 
     @_aborts_on_errors
     def Predict(self, request, context):
@@ -83,11 +87,8 @@ class PredictionService:
                                                    self._models.limits)
                   for name, proto in request.inputs.items()}
         outputs = servable.predict(signature, inputs, tuple(request.output_filter))
-        response = predict_pb2.PredictResponse(model_spec=messages.answered_spec(
-            request.model_spec.name, servable, signature.name))
-        for name, value in outputs.items():
-            response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
-        return response
+        return messages.predict_response(request.model_spec.name, servable, signature.name,
+                                         outputs)
 
     @_aborts_on_errors
     def Classify(self, request, context):
@@ -95,18 +96,8 @@ class PredictionService:
         signature = servable.signature(request.model_spec.signature_name)
         classes, scores = servable.classify(signature, messages.serialized_examples(
             request.input, self._models.limits))
-        response = classification_pb2.ClassificationResponse(model_spec=messages.answered_spec(
-            request.model_spec.name, servable, signature.name))
-        rows, columns = (classes if classes is not None else scores).shape
-        for row in range(rows):
-            classification = response.result.classifications.add()
-            for column in range(columns):
-                entry = classification.classes.add()
-                if classes is not None:
-                    entry.label = classes[row, column].decode("utf-8", "replace")
-                if scores is not None:
-                    entry.score = scores[row, column]
-        return response
+        return messages.classification_response(request.model_spec.name, servable,
+                                                signature.name, classes, scores)
 
     @_aborts_on_errors
     def Regress(self, request, context):
@@ -114,11 +105,8 @@ class PredictionService:
         signature = servable.signature(request.model_spec.signature_name)
         values = servable.regress(signature, messages.serialized_examples(
             request.input, self._models.limits))
-        response = regression_pb2.RegressionResponse(model_spec=messages.answered_spec(
-            request.model_spec.name, servable, signature.name))
-        for value in values:
-            response.result.regressions.add(value=value)
-        return response
+        return messages.regression_response(request.model_spec.name, servable,
+                                            signature.name, values)
 
     @_aborts_on_errors
     def GetModelMetadata(self, request, context):
@@ -131,6 +119,7 @@ class ModelService:
     def __init__(self, models: Models, metrics=None):
         self._models = models
         self._metrics = metrics
+        self._request_log = None
 
     @_aborts_on_errors
     def GetModelStatus(self, request, context):
@@ -154,8 +143,9 @@ _METHODS = {
 }
 
 
-def _handlers(models: Models, metrics) -> list:
-    services = {"tensorflow.serving.PredictionService": PredictionService(models, metrics),
+def _handlers(models: Models, metrics, request_log) -> list:
+    services = {"tensorflow.serving.PredictionService": PredictionService(models, metrics,
+                                                                          request_log),
                 "tensorflow.serving.ModelService": ModelService(models, metrics)}
     return [grpc.method_handlers_generic_handler(service, {
         method: grpc.unary_unary_rpc_method_handler(
@@ -166,9 +156,11 @@ def _handlers(models: Models, metrics) -> list:
 
 
 def bind_grpc(models: Models, host: str, port: int, workers: int,
-              metrics=None) -> tuple[grpc.Server, int]:
+              metrics=None, request_log=None) -> tuple[grpc.Server, int]:
     """The server, listening but not yet started, and its port (``port`` 0 picks a free
-    one); each call is counted in ``metrics`` (a ``metrics.Metrics``), if given. A port
+    one); each call is counted in ``metrics`` (a ``metrics.Metrics``), if given, and each
+    Predict, Classify and Regress answered OK is offered to ``request_log`` (a
+    ``request_log.RequestLog``), if given. A port
     another process listens on is an OSError: the port is not shared (gRPC's default,
     SO_REUSEPORT, would let two servers take turns answering).
 
@@ -185,7 +177,7 @@ def bind_grpc(models: Models, host: str, port: int, workers: int,
         ("grpc.max_connection_idle_ms", idle_ms),
         ("grpc.server_handshake_timeout_ms", idle_ms),
         ("grpc.so_reuseport", 0)])
-    server.add_generic_rpc_handlers(_handlers(models, metrics))
+    server.add_generic_rpc_handlers(_handlers(models, metrics, request_log))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

@@ -9,7 +9,9 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
+                                     get_model_status_pb2, model_pb2, predict_pb2,
+                                     regression_pb2)
 
 from .limits import Limits, check_half_values, check_int_values
 from .servable import Servable
@@ -35,6 +37,51 @@ def answered_spec(name: str, servable: Servable, signature_name: str = "") -> mo
     spec = model_pb2.ModelSpec(name=name, signature_name=signature_name)
     spec.version.value = servable.version
     return spec
+
+
+def predict_response(name: str, servable: Servable, signature_name: str,
+                     outputs: dict) -> predict_pb2.PredictResponse:
+    """The PredictResponse of ``outputs`` (numpy arrays by name)."""
+    response = predict_pb2.PredictResponse(model_spec=answered_spec(name, servable,
+                                                                    signature_name))
+    for output, value in outputs.items():
+        response.outputs[output].CopyFrom(tf.make_tensor_proto(value))
+    return response
+
+
+def predict_request(spec: model_pb2.ModelSpec, inputs: dict) -> predict_pb2.PredictRequest:
+    """The PredictRequest of ``inputs`` (tensors by name) for the model ``spec`` names."""
+    request = predict_pb2.PredictRequest(model_spec=spec)
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+    return request
+
+
+def classification_response(name: str, servable: Servable, signature_name: str, classes,
+                            scores) -> classification_pb2.ClassificationResponse:
+    """The ClassificationResponse of ``classes`` and ``scores`` (each [examples, n], or None)."""
+    response = classification_pb2.ClassificationResponse(model_spec=answered_spec(
+        name, servable, signature_name))
+    rows, columns = (classes if classes is not None else scores).shape
+    for row in range(rows):
+        classification = response.result.classifications.add()
+        for column in range(columns):
+            entry = classification.classes.add()
+            if classes is not None:
+                entry.label = classes[row, column].decode("utf-8", "replace")
+            if scores is not None:
+                entry.score = scores[row, column]
+    return response
+
+
+def regression_response(name: str, servable: Servable, signature_name: str,
+                        values) -> regression_pb2.RegressionResponse:
+    """The RegressionResponse of ``values`` (one float per example)."""
+    response = regression_pb2.RegressionResponse(model_spec=answered_spec(
+        name, servable, signature_name))
+    for value in values:
+        response.result.regressions.add(value=value)
+    return response
 
 
 # The TensorProto field holding each dtype's values, and how many of them make an element.
@@ -141,12 +188,19 @@ def _dtype_name(enum: int) -> str:
 
 
 def serialized_examples(request_input, limits: Limits) -> list[bytes]:
-    """The examples of an ``Input`` serialized (their number checked first); with a
-    context, each example is the context followed by the example, so the example's
-    features win (protobuf merge), as in TF Serving."""
+    """The examples of an ``Input`` serialized (their number checked first), as
+    :func:`examples_of` gives them."""
     kind = request_input.WhichOneof("kind")
     if kind is not None:
         limits.check_rows(len(getattr(request_input, kind).examples), "examples")
+    return examples_of(request_input)
+
+
+def examples_of(request_input) -> list[bytes]:
+    """The examples of an ``Input`` serialized; with a context, each example is the context
+    followed by the example, so the example's features win (protobuf merge), as in TF
+    Serving."""
+    kind = request_input.WhichOneof("kind")
     if kind == "example_list":
         return [example.SerializeToString() for example in request_input.example_list.examples]
     if kind == "example_list_with_context":

@@ -13,6 +13,7 @@ in the Prometheus text format, written by ``prometheus_client``. Names follow TF
 | ``:tensorflow:serving:batching:processed_batch_size`` | histogram | model_name, signature_name | rows of each batch run (``--enable_batching``) |
 | ``:skewless:serving:batching:queue_rejections`` | counter | model_name | requests answered UNAVAILABLE because the batch queue was full |
 | ``:skewless:serving:model_version_loaded`` | gauge | model_name, version | 1 for each version loaded |
+| ``:skewless:serving:request_log:records`` | counter | outcome | request log records (``--request-log``): ``written`` (in complete files) or ``dropped`` (queue full, write error) |
 
 ``API`` is ``Predict``, ``Classify``, ``Regress``, ``GetModelMetadata`` or
 ``GetModelStatus``, over gRPC and REST alike; ``entrypoint`` is ``GRPC`` or ``REST``. Where
@@ -27,7 +28,7 @@ from __future__ import annotations
 from typing import Optional
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, exposition
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .text_config import ConfigFileError, MonitoringConfig, read_text_proto
 
@@ -85,6 +86,11 @@ class Metrics:
         self._served = frozenset(models.names)
         self.registry.register(_LoadedVersions(models))
 
+    def track_request_log(self, request_log) -> None:
+        """Report the records ``request_log`` (a ``request_log.RequestLog``) has written
+        and dropped at each scrape."""
+        self.registry.register(_RequestLogRecords(request_log))
+
     def request(self, model_name: str, api: str, entrypoint: str, code: str,
                 seconds: float) -> None:
         """One request answered with the status code named ``code`` after ``seconds``."""
@@ -118,6 +124,21 @@ class _LoadedVersions:
             for version, error in sorted(versions.states().items()):
                 if error is None:
                     family.add_metric([versions.name, str(version)], 1)
+        yield family
+
+
+class _RequestLogRecords:
+    """A collector reading the request log's counts when scraped."""
+
+    def __init__(self, request_log):
+        self._request_log = request_log
+
+    def collect(self):
+        family = CounterMetricFamily(":skewless:serving:request_log:records",
+                                     "Request log records written (in complete files) or "
+                                     "dropped (queue full, write error).", labels=["outcome"])
+        family.add_metric(["written"], self._request_log.written)
+        family.add_metric(["dropped"], self._request_log.dropped)
         yield family
 
 

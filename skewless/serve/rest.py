@@ -21,7 +21,8 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, model_pb2,
+                                     regression_pb2)
 
 from . import json_convert, json_scan, messages
 from .limits import LINGER_BYTES, LINGER_SECONDS, Limits
@@ -54,13 +55,14 @@ class RestServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, models: Models, metrics=None):
+    def __init__(self, address, models: Models, metrics=None, request_log=None):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.request_queue_size = max(models.limits.max_connections, socket.SOMAXCONN)
         super().__init__(address, _Handler)
         self.models = models
         self.metrics = metrics
+        self.request_log = request_log
         self._in_flight = 0
         self._idle = threading.Condition()
         self._connections = threading.BoundedSemaphore(models.limits.max_connections)
@@ -361,18 +363,41 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "/metadata":
             return _metadata_json(messages.metadata_response(spec.name, servable))
         request = _json_object(body, models.limits)
-        signature = servable.signature(_signature_name(request))
+        asked = model_pb2.ModelSpec()  # the model spec of the equivalent gRPC request
+        asked.CopyFrom(spec)
+        asked.signature_name = _signature_name(request)
+        signature = servable.signature(asked.signature_name)
         if action == ":predict":
             inputs, row_format = json_convert.predict_inputs(
                 request, signature.definition.inputs,
                 lambda names: servable.check_input_names(signature, names), models.limits)
-            return json_convert.predict_response(servable.predict(signature, inputs), row_format)
-        examples = messages.serialized_examples(
-            json_convert.examples_input(request, servable.feature_kinds, models.limits),
-            models.limits)
+            outputs = servable.predict(signature, inputs)
+            self._log("Predict", lambda: (
+                messages.predict_request(asked, inputs),
+                messages.predict_response(spec.name, servable, signature.name, outputs)))
+            return json_convert.predict_response(outputs, row_format)
+        request_input = json_convert.examples_input(request, servable.feature_kinds,
+                                                    models.limits)
+        examples = messages.serialized_examples(request_input, models.limits)
         if action == ":classify":
-            return json_convert.classify_response(*servable.classify(signature, examples))
-        return json_convert.regress_response(servable.regress(signature, examples))
+            classes, scores = servable.classify(signature, examples)
+            self._log("Classify", lambda: (
+                classification_pb2.ClassificationRequest(model_spec=asked, input=request_input),
+                messages.classification_response(spec.name, servable, signature.name,
+                                                 classes, scores)))
+            return json_convert.classify_response(classes, scores)
+        values = servable.regress(signature, examples)
+        self._log("Regress", lambda: (
+            regression_pb2.RegressionRequest(model_spec=asked, input=request_input),
+            messages.regression_response(spec.name, servable, signature.name, values)))
+        return json_convert.regress_response(values)
+
+    def _log(self, api: str, messages_of) -> None:
+        """Offer a request answered OK to the request log, if there is one: ``messages_of()``
+        gives the gRPC request it stands for and the gRPC response (see
+        ``request_log.RequestLog.log``)."""
+        if self.server.request_log is not None:
+            self.server.request_log.log(api, messages_of)
 
 
 _APIS = {None: "GetModelStatus", "/metadata": "GetModelMetadata", ":predict": "Predict",
@@ -554,11 +579,14 @@ def _metadata_json(response) -> dict:
     return {"model_spec": model_spec, "metadata": {messages.SIGNATURE_DEF: _json(signatures)}}
 
 
-def bind_rest(models: Models, host: str, port: int, metrics=None) -> tuple[RestServer, int]:
+def bind_rest(models: Models, host: str, port: int, metrics=None,
+              request_log=None) -> tuple[RestServer, int]:
     """The server, listening but not yet serving (``serve_rest``), and its port (0 picks
     a free one); it serves ``metrics`` (a ``metrics.Metrics``) at its path, and counts each
-    model request in them, if given. A port in use is an OSError."""
-    server = RestServer((host, port), models, metrics)
+    model request in them, if given; each Predict, Classify and Regress answered OK is
+    offered to ``request_log`` (a ``request_log.RequestLog``), if given, as the gRPC
+    request and response it stands for. A port in use is an OSError."""
+    server = RestServer((host, port), models, metrics, request_log)
     return server, server.server_address[1]
 
 

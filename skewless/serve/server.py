@@ -13,6 +13,7 @@ from .limits import Limits
 from .metrics import Metrics
 from .model_config import ModelConfig
 from .models import Models
+from .request_log import RequestLog, RequestLogOptions
 from .rest import bind_rest, serve_rest
 from .versions import Versions, base_dir_problem
 
@@ -29,7 +30,8 @@ def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 85
           rest_port: int = 8501, limits: Limits = Limits(),
           allow_version_labels_for_unavailable_models: bool = False,
           batching: Optional[BatchingOptions] = None,
-          monitoring_path: Optional[str] = None) -> int:
+          monitoring_path: Optional[str] = None,
+          request_log: Optional[RequestLogOptions] = None) -> int:
     """Serve the models of ``configs`` (their SavedModel versions, as each one's version
     policy selects them) over gRPC and REST, following new versions, until SIGTERM or
     SIGINT; returns 0 after a clean shutdown, in which requests in flight finish. A port in
@@ -37,14 +39,21 @@ def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 85
     model none of whose versions loads, and (unless allowed) a version label pointing at a
     version not served once the models are loaded, as in TF Serving. ``batching``: run
     concurrent requests in batches (``batching.Batcher``); ``monitoring_path``: serve
-    Prometheus metrics at that path of the REST port."""
+    Prometheus metrics at that path of the REST port; ``request_log``: log a sample of the
+    requests answered (``request_log.RequestLog``), whose queue is written out at
+    shutdown."""
     _check_base_paths(configs)
+    logger = None if request_log is None else RequestLog(request_log, log=_log)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     metrics = None if monitoring_path is None else Metrics(
         monitoring_path, batching.max_batch_size if batching else 1)
     batcher = None if batching is None else Batcher(batching, metrics)
+    if logger is not None:
+        logger.start()
+        if metrics is not None:
+            metrics.track_request_log(logger)
     try:
         models = Models([Versions(config.name, config.base_path, limits, log=_log,
                                   policy=config.policy, batcher=batcher)
@@ -53,7 +62,7 @@ def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 85
         if metrics is not None:
             metrics.track(models)
         (grpc_server, grpc_port), (rest_server, bound_rest_port) = _bind(
-            models, host, port, rest_port, metrics)
+            models, host, port, rest_port, metrics, logger)
         try:
             for versions in models:
                 _load_first(versions)
@@ -78,6 +87,8 @@ def serve(configs: list[ModelConfig], *, host: str = "127.0.0.1", port: int = 85
     finally:
         if batcher is not None:
             batcher.stop()
+        if logger is not None:
+            logger.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _log("stopped")
@@ -126,14 +137,14 @@ def _check_labels(configs: list[ModelConfig], models: Models) -> None:
         raise SkewlessError("\n".join(problems))
 
 
-def _bind(models: Models, host: str, port: int, rest_port: int, metrics):
+def _bind(models: Models, host: str, port: int, rest_port: int, metrics, request_log):
     """Both servers listening (not yet serving), before anything is loaded: a port in use
     is found at once."""
-    grpc_bound = _listening(
-        "gRPC", host, port, lambda: bind_grpc(models, host, port, GRPC_WORKERS, metrics))
+    grpc_bound = _listening("gRPC", host, port, lambda: bind_grpc(
+        models, host, port, GRPC_WORKERS, metrics, request_log))
     try:
-        rest_bound = _listening("REST", host, rest_port,
-                                lambda: bind_rest(models, host, rest_port, metrics))
+        rest_bound = _listening("REST", host, rest_port, lambda: bind_rest(
+            models, host, rest_port, metrics, request_log))
     except SkewlessError:
         grpc_bound[0].stop(None)
         raise

@@ -88,7 +88,7 @@ def constants_for(path: str, stats=None, data=None, progress=None, engine=None):
 
     ``engine(graph, data) -> Stats`` computes the missing constants (default: the local
     engine)."""
-    from .analyze import Stats, analyze, read_stats
+    from .analyze import Stats, read_stats
 
     path = os.fspath(path)
     source = read_spec(path)
@@ -102,6 +102,8 @@ def constants_for(path: str, stats=None, data=None, progress=None, engine=None):
     if stats:
         refuse_stats(graph, source, path, stats.constants, stats_name)
     if data and graph.missing_constants():
+        from .analyze import analyze
+
         engine = engine or functools.partial(analyze, progress=progress)
         computed = engine(graph.with_constants(stats.constants) if stats else graph, data)
         if stats:

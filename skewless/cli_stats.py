@@ -19,9 +19,9 @@ def add_parser(commands) -> None:
   skewless stats flights.feat --stats flights.stats.json --data 'train-*.tfrecord' -o train.profile.json
   skewless stats flights.feat --stats flights.stats.json --data serve.tfrecord \\
       --baseline train.profile.json -o serve.profile.json
-  skewless stats flights.feat --stats flights.stats.json --request-log requests/ \
+  skewless stats flights.feat --stats flights.stats.json --request-log requests/ \\
       --baseline train.profile.json -o requests.profile.json
-  skewless stats flights.feat --stats flights.stats.json --data 'gs://bucket/train-*' \
+  skewless stats flights.feat --stats flights.stats.json --data 'gs://bucket/train-*' \\
       -o train.profile.json --runner beam -- --runner DataflowRunner --project P""")
     stats.add_argument("spec", help="the .feat file")
     source = stats.add_mutually_exclusive_group(required=True)

@@ -20,6 +20,7 @@ from skewless.errors import DataError
 from skewless.profile import Settings, profile, read_profile
 from skewless.profile.accumulators import Values
 from skewless.profile.beam import ProfileSpec, profile as profile_on_beam
+from csv_writing import write_csv
 from skewless_test_helpers import QUIET, example, write_records
 from property_budget import BUDGET, count
 
@@ -226,29 +227,12 @@ def test_values_past_the_limit_pickle_to_the_same_sketches():
         assert merged["top"][0][1] == 10 and merged["distinct"] == 4
 
 
-def _csv(rows: list) -> str:
-    """The rows as CSV (an empty field is a missing value, list values joined by |), floats
-    written with their float32 value's shortest text."""
-    def field(value):
-        if value is None:
-            return ""
-        if isinstance(value, list):
-            return "|".join(field(item) for item in value)
-        if isinstance(value, float):
-            return repr(float(np.float32(value)))
-        return str(value)
-
-    lines = [",".join(COLUMNS)] + [",".join(field(row[name]) for name in COLUMNS)
-                                   for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def test_the_command_line_runs_beam_on_tfrecord_and_csv(graph, tmp_path, capsys):
     spec = tmp_path / "profiled.feat"
     spec.write_text(SPEC)
     rows = [row for row in _rows(120, seed=8) if row["words"] and row["counts"]]
     data = write_records(tmp_path / "d.tfrecord", _records(rows) + [example(**{**GOOD, "x": 4})])
-    (tmp_path / "d.csv").write_text(_csv(rows), encoding="utf-8")
+    write_csv(tmp_path / "d.csv", rows, graph.columns)
     outputs = {}
     for name, source, runner in [("local", data, []), ("beam", data, ["--runner", "beam"]),
                                  ("csv", str(tmp_path / "d.csv"), ["--runner", "beam"])]:

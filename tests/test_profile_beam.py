@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import sys
 
 import apache_beam as beam
 import numpy as np
@@ -16,8 +17,8 @@ from hypothesis import given, settings, strategies as st
 from skewless import compiler
 from skewless.beam_pipeline import run_for_result
 from skewless.cli import main
-from skewless.errors import DataError
-from skewless.profile import Settings, profile, read_profile
+from skewless.errors import DataError, SkewlessError
+from skewless.profile import Profile, profile, read_profile
 from skewless.profile.accumulators import Values
 from skewless.profile.beam import ProfileSpec, profile as profile_on_beam
 from csv_writing import write_csv
@@ -253,3 +254,24 @@ def test_the_command_line_runs_beam_on_tfrecord_and_csv(graph, tmp_path, capsys)
     assert main(["stats", str(spec), "--request-log", str(tmp_path), "-o",
                  str(tmp_path / "r.json"), "--runner", "beam"]) == 1
     assert "a request log is profiled by the local engine" in capsys.readouterr().err
+
+
+def test_a_baseline_of_another_spec_is_refused_before_the_pipeline_runs(graph, baseline):
+    other = Profile.from_json(baseline.to_json())
+    del other.columns["inputs"]["x"]
+    with pytest.raises(SkewlessError, match=r"^b\.json: the baseline profile has no float32 "
+                                            r"input 'x': is it a profile of this spec\?$"):
+        ProfileSpec(graph, baseline=other, baseline_path="b.json")
+
+
+def test_without_beam_the_command_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    spec = tmp_path / "profiled.feat"
+    spec.write_text(SPEC)
+    data = write_records(tmp_path / "d.tfrecord", [example(**GOOD)])
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "skewless.profile.beam")
+    assert main(["stats", str(spec), "--data", data, "-o", str(tmp_path / "p.json"),
+                 "--runner", "beam"]) == 1
+    assert capsys.readouterr().err == ("--runner beam: skewless.profile.beam needs Apache Beam: "
+                                       "pip install 'skewless[beam]'\n")
+    assert not (tmp_path / "p.json").exists()

@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", help="the module to write (default: SPEC_features.py "
                                                  "beside the spec)")
     constants_arguments(compile_)
-    _runner_argument(compile_)
+    runner_argument(compile_)
     compile_.add_argument("--check", action="store_true",
                           help="write nothing; exit 1 if the output is missing or stale")
     compile_.set_defaults(run=_compile)
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--data", nargs="+", required=True,
                          help="TFRecord or CSV files (globs)")
     analyze.add_argument("-o", "--output", required=True, help="the stats file to write (JSON)")
-    _runner_argument(analyze)
+    runner_argument(analyze)
     analyze.set_defaults(run=_analyze)
 
     check = commands.add_parser("check", help="check a spec, and prove training and serving "
@@ -265,21 +265,20 @@ def constants_arguments(parser) -> None:
     source.add_argument("--stats", help="a stats file written by 'skewless analyze'")
 
 
-def _runner_argument(parser) -> None:
+def runner_argument(parser, work: str = "analyzers run over --data") -> None:
     parser.add_argument("--runner", choices=("local", "beam"), default="local",
-                        help="where analyzers run over --data: 'local' (default) or 'beam' (an "
-                             "Apache Beam pipeline; Beam's options follow '--', e.g. "
+                        help=f"where {work}: 'local' (default) or 'beam' (an Apache Beam "
+                             "pipeline; Beam's options follow '--', e.g. "
                              "'-- --runner DataflowRunner --project P')")
 
 
-def _engine(args):
-    """The function computing analyzer constants from data: None for the local engine."""
-    if args.runner != "beam":
-        return None
+def beam_engine(module: str):
+    """A Beam engine's module (``skewless.analyze.beam``, ``skewless.profile.beam``),
+    imported quietly; a SkewlessError saying how to install Apache Beam when it is not."""
     lazy.import_tensorflow()
     logging.disable(logging.WARNING)  # Beam warns on import about Google Cloud clients
     try:
-        beam = importlib.import_module("skewless.analyze.beam")
+        engine = importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "apache_beam":
             raise
@@ -288,7 +287,15 @@ def _engine(args):
         logging.disable(logging.NOTSET)
     # Beam logs a step's error with its traceback before raising it here, where it is shown.
     logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)
-    return functools.partial(beam.analyze, pipeline_args=args.pipeline_args)
+    return engine
+
+
+def _engine(args):
+    """The function computing analyzer constants from data: None for the local engine."""
+    if args.runner != "beam":
+        return None
+    return functools.partial(beam_engine("skewless.analyze.beam").analyze,
+                             pipeline_args=args.pipeline_args)
 
 
 def _default_output(spec: str) -> str:

@@ -10,7 +10,7 @@ from .errors import SkewlessError
 
 
 def add_parser(commands) -> None:
-    from .cli import whole_number
+    from .cli import runner_argument, whole_number
     from .profile import MAX_ERRORS
 
     stats = commands.add_parser(
@@ -19,11 +19,13 @@ def add_parser(commands) -> None:
   skewless stats flights.feat --stats flights.stats.json --data 'train-*.tfrecord' -o train.profile.json
   skewless stats flights.feat --stats flights.stats.json --data serve.tfrecord \\
       --baseline train.profile.json -o serve.profile.json
-  skewless stats flights.feat --stats flights.stats.json --request-log requests/ \
-      --baseline train.profile.json -o requests.profile.json""")
+  skewless stats flights.feat --stats flights.stats.json --request-log requests/ \\
+      --baseline train.profile.json -o requests.profile.json
+  skewless stats flights.feat --stats flights.stats.json --data 'gs://bucket/train-*' \\
+      -o train.profile.json --runner beam -- --runner DataflowRunner --project P""")
     stats.add_argument("spec", help="the .feat file")
     source = stats.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", nargs="+", help="TFRecord files (globs)")
+    source.add_argument("--data", nargs="+", help="TFRecord or CSV files (globs)")
     source.add_argument("--request-log", metavar="DIR",
                         help="a request log folder ('skewless serve --request-log'): the "
                              "requests' raw inputs, and their features")
@@ -47,18 +49,16 @@ def add_parser(commands) -> None:
     stats.add_argument("--max-errors", type=functools.partial(whole_number, low=0),
                        default=MAX_ERRORS,
                        help=f"data errors shown (default {MAX_ERRORS}; all are counted)")
-    stats.add_argument("--runner", choices=("local", "beam"), default="local",
-                       help="where the profile is computed: 'local' (default); 'beam' is "
-                            "not available for profiles")
+    runner_argument(stats, "the profile of --data is computed")
     stats.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Write the profile of the records that keep to the spec; print each data error
     ("file: record N: column C: …") and exit 1 when a record breaks the spec."""
-    if args.runner == "beam":
-        raise SkewlessError("skewless stats: --runner beam is not available: profiles are "
-                            "computed by the local engine (--runner local)")
+    if args.runner == "beam" and args.request_log:
+        raise SkewlessError("skewless stats: --runner beam profiles --data files: a request "
+                            "log is profiled by the local engine (--runner local)")
     lazy.import_tensorflow()
     from . import compiler
     from .analyze import read_stats
@@ -82,6 +82,12 @@ def run(args) -> int:
     if args.request_log:
         result = profile_request_log(graph, args.request_log, settings, baseline,
                                      args.baseline or "", max_errors=args.max_errors)
+    elif args.runner == "beam":
+        from .cli import beam_engine
+
+        result = beam_engine("skewless.profile.beam").profile(
+            graph, args.data, settings, baseline, args.baseline or "",
+            max_errors=args.max_errors, pipeline_args=args.pipeline_args)
     else:
         result = profile(graph, args.data, settings, baseline, args.baseline or "",
                          max_errors=args.max_errors)

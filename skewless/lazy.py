@@ -54,3 +54,14 @@ class _LazyModule:
 
 tf = _LazyModule("tensorflow", import_tensorflow)
 np = _LazyModule("numpy", lambda: importlib.import_module("numpy"))
+
+
+def import_beam(module: str):
+    """The ``apache_beam`` module, for ``module`` (a skewless module that needs it); a
+    ModuleNotFoundError saying so, and how to install it, when Apache Beam is not installed
+    (it is an optional dependency)."""
+    try:
+        return importlib.import_module("apache_beam")
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"{module} needs Apache Beam: pip install 'skewless[beam]'",
+                                  name=exc.name) from exc

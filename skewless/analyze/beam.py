@@ -11,35 +11,21 @@ too while an analyzer sees fewer than 32768 values, and beyond that within the s
 documented rank error (the sketch then depends on how values were batched and merged)."""
 from __future__ import annotations
 
-import contextlib
 import os
-import pickle
-import re
-import tempfile
-import uuid
 from dataclasses import dataclass
 
-try:
-    import apache_beam as beam
-except ModuleNotFoundError as exc:  # an optional dependency: say how to get it
-    raise ModuleNotFoundError("skewless.analyze.beam needs Apache Beam: "
-                              "pip install 'skewless[beam]'", name=exc.name) from exc
-import tensorflow as tf
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
-                                                  StandardOptions)
+from ..lazy import import_beam
 
-from .. import csv_records
-from ..errors import DataError, SkewlessError
-from ..ir import ColumnSpec, Graph
-from ..records import list_files, read_file
-from .passes import accumulators, bad_data, batch_values, no_records, record_results
+beam = import_beam(__name__)
+import tensorflow as tf
+
+from ..beam_pipeline import ReadFiles, run_for_result, unnamed
+from ..ir import Graph
+from ..records import list_files
+from .passes import (accumulators, bad_data, batch_values, no_records,
+                     record_results)
 from .phases import phases
 from .stats import Stats
-
-# Beam's DirectRunner first tries to fetch and start its Go runner (Prism); the in-process
-# Python runner needs nothing from the network.
-DEFAULT_RUNNER = "FnApiRunner"
 
 
 class AnalyzeSpec(beam.PTransform):
@@ -134,7 +120,7 @@ class _BatchValues(beam.DoFn):
                                   None if names is None else tf.constant(names, tf.string))
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError) as exc:
             if names is None:
-                names = [f"the input: record {index} of a batch" for index in range(len(records))]
+                names = unnamed(records)
             raise bad_data(exc, zip(records, names)) from None
         yield len(records), {key: tuple(part.numpy() for part in parts)
                              for key, parts in values.items()}
@@ -190,65 +176,8 @@ def analyze(graph: Graph, file_pattern, pipeline_args=(), batch_size: int = 4096
     as the local engine reads them (GZIP when their name ends in .gz, in batches of
     ``batch_size`` records named for errors), each by one worker."""
     files = list_files(file_pattern)
-    csv_records.all_csv(files)  # one kind or the other
-    options = PipelineOptions(list(pipeline_args))
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = DEFAULT_RUNNER
-    with _result_path(options) as path:
-        try:
-            with beam.Pipeline(options=options) as pipeline:
-                _ = (pipeline
-                     | "Files" >> beam.Create(files)
-                     | "Spread" >> beam.Reshuffle()
-                     | "Read" >> beam.ParDo(_ReadFile(batch_size, graph.columns))
-                     | "Analyze" >> _AnalyzeBatches(graph, ", ".join(files))
-                     | "Save" >> beam.Map(_save, path))
-        except DataError as exc:  # Beam appends the step it was raised in
-            raise DataError(re.sub(r" \[while running '[^']*'\]", "", str(exc))) from None
-        return _load(path)
-
-
-class _ReadFile(beam.DoFn):
-    """A data file's path → its records in batches, with their names ("path: record N", or
-    "path: line N" for the rows of a CSV file read as tf.Examples of ``columns``), read as
-    the local engine reads them."""
-
-    def __init__(self, batch_size: int, columns: tuple[ColumnSpec, ...]):
-        super().__init__()
-        self.batch_size, self.columns = batch_size, columns
-
-    def process(self, path: str):
-        if csv_records.is_csv(path):
-            yield from csv_records.batches(path, self.columns, "auto", self.batch_size)
-        else:
-            yield from read_file(path, "auto", self.batch_size)
-
-
-@contextlib.contextmanager
-def _result_path(options: PipelineOptions):
-    """Where the pipeline leaves the Stats for this process: under --temp_location when
-    given (remote workers can write there), else in a local temporary directory."""
-    temp_location = options.view_as(GoogleCloudOptions).temp_location
-    if not temp_location:
-        with tempfile.TemporaryDirectory(prefix="skewless-") as directory:
-            yield os.path.join(directory, "stats.pickle")
-        return
-    path = FileSystems.join(temp_location, f"skewless-stats-{uuid.uuid4().hex}.pickle")
-    try:
-        yield path
-    finally:
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
-
-
-def _save(stats: Stats, path: str) -> None:
-    with FileSystems.create(path) as handle:
-        handle.write(pickle.dumps(stats))
-
-
-def _load(path: str) -> Stats:
-    if not FileSystems.exists(path):
-        raise SkewlessError(f"the pipeline's workers left no stats in {path}: give Beam a "
-                            "--temp_location that they and this machine can both reach")
-    with FileSystems.open(path) as handle:
-        return pickle.loads(handle.read())
+    return run_for_result(lambda pipeline: (
+        pipeline
+        | "Read" >> ReadFiles(files, batch_size, graph.columns)
+        | "Batches" >> beam.Values()
+        | "Analyze" >> _AnalyzeBatches(graph, ", ".join(files))), pipeline_args, "stats")

@@ -7,6 +7,7 @@ self), and ``result()`` gives the JSON-ready dict of the profile file (see docs/
 "Profiles")."""
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
@@ -148,6 +149,22 @@ class Values:
             self.frequent.merge(other.frequent)
         return self
 
+    def __getstate__(self) -> dict:
+        # the sketches are native objects: pickled as their serialized bytes (Beam's workers
+        # pickle accumulators to merge them)
+        state = dict(self.__dict__)
+        if self.counts is None:
+            state["distinct"] = self.distinct.serialize_compact()
+            state["frequent"] = self.frequent.serialize(_PICKLED)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.counts is None:
+            self.distinct = datasketches.hll_sketch.deserialize(state["distinct"])
+            self.frequent = datasketches.frequent_items_sketch.deserialize(state["frequent"],
+                                                                           _PICKLED)
+
     def _to_sketches(self) -> None:
         counts, self.counts = self.counts, None
         self.distinct = datasketches.hll_sketch(HLL_LG_K)
@@ -173,6 +190,25 @@ class Values:
                 "top": [[_json_value(v), estimates[v]] for v in top],
                 "top_max_error": int(self.frequent.get_apriori_error(
                     LG_MAX_ITEMS, self.frequent.total_weight))}
+
+
+class _PickleSerDe(datasketches.PyObjectSerDe):
+    """How the frequent-items sketch serializes its values (bytes or int): each pickled,
+    after its length (4 bytes, little-endian)."""
+
+    def get_size(self, item) -> int:
+        return len(self.to_bytes(item))
+
+    def to_bytes(self, item) -> bytes:
+        data = pickle.dumps(item)
+        return len(data).to_bytes(4, "little") + data
+
+    def from_bytes(self, data: bytes, offset: int) -> tuple:
+        size = int.from_bytes(data[offset:offset + 4], "little")
+        return pickle.loads(data[offset + 4:offset + 4 + size]), 4 + size
+
+
+_PICKLED = _PickleSerDe()
 
 
 def _union(*sketches):

@@ -227,3 +227,9 @@ def _shape_problem(column, values: list):
 def as_numpy(summaries) -> dict:
     """The summaries' tensors as numpy arrays, in the same structure."""
     return tf.nest.map_structure(lambda t: t.numpy(), summaries)
+
+
+def as_tensors(records, names) -> tuple:
+    """A batch's records and their names (sequences of bytes or str) as 1-D string tensors."""
+    return (tf.constant(records, tf.string, shape=[len(records)]),
+            tf.constant(names, tf.string, shape=[len(names)]))

@@ -28,7 +28,6 @@ from .batches import as_numpy, errors_of, profiled_columns, summarizer
 from .file import Profile
 
 
-
 @dataclass
 class Result:
     """The profile; the first ``MAX_ERRORS`` data errors ("file: record N: column C: …")
@@ -64,21 +63,26 @@ def profile_passes(graph: Graph, passes: Callable, what: str, settings: Settings
     ``what`` names the data in errors."""
     columns = new_columns(graph, settings, baseline, baseline_path)
     result = Result(Profile(graph.spec_name, graph.fingerprint()))
-    summarize = _function(summarizer(graph))
+    summarize = traced(summarizer(graph))
     for records, names, left_out in passes("profile"):
         add_batch(graph, summarize, columns, records, names, result, max_errors, left_out)
-    if not result.profile.records:
-        raise no_records(what, "nothing to profile") if not result.error_count else DataError(
-            "\n".join([f"no valid record in {what}: every record breaks the spec:",
-                       *result.errors]))
+    check_valid(result, what)
     if baseline is None:
-        numbers = start_histograms(columns, settings)
-        summarize = _function(summarizer(graph, numbers_only=True))
+        numbers = start_histograms(columns, histogram_edges(columns, settings))
+        summarize = traced(summarizer(graph, numbers_only=True))
         for records, names, _ in passes("histograms"):
             if tf.size(records):
                 add_to_histograms(graph, summarize, numbers, records, names)
     finish(result.profile, columns, settings, baseline)
     return result
+
+
+def check_valid(result: Result, what: str) -> None:
+    """A DataError when ``what`` (the data) had no record, or no valid one."""
+    if not result.profile.records:
+        raise no_records(what, "nothing to profile") if not result.error_count else DataError(
+            "\n".join([f"no valid record in {what}: every record breaks the spec:",
+                       *result.errors]))
 
 
 def new_columns(graph: Graph, settings: Settings, baseline: Optional[Profile],
@@ -101,18 +105,26 @@ def add_batch(graph: Graph, summarize, columns: dict, records, names, result: Re
               max_errors: int, left_out=()) -> None:
     """A batch's summaries into the columns; its data errors, and those of the records
     ``left_out`` before it, into ``result``."""
-    try:
-        summaries = [summarize(records, names)] if tf.size(records) else []
-        invalid, errors = 0, []
-    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
-        summaries, errors, invalid = errors_of(graph, summarize, records.numpy(), names.numpy())
-    for summary in map(as_numpy, summaries):
+    summaries, invalid, errors = summaries_of(graph, summarize, records, names)
+    for summary in summaries:
         add_summary(columns, summary)
     result.profile.records += int(tf.size(records)) - invalid
     errors = [*left_out, *errors]
     result.profile.invalid_records += invalid + len(left_out)
     result.errors += errors[:max(0, max_errors - len(result.errors))]
     result.error_count += len(errors)
+
+
+def summaries_of(graph: Graph, summarize, records, names) -> tuple:
+    """(the summaries of a batch's valid records, as numpy arrays; how many of its records
+    break the spec; their data errors, in record order). ``records`` and ``names``: 1-D
+    string tensors; ``summarize``: :func:`batches.summarizer`'s function."""
+    try:
+        summaries = [summarize(records, names)] if tf.size(records) else []
+        invalid, errors = 0, []
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+        summaries, errors, invalid = errors_of(graph, summarize, records.numpy(), names.numpy())
+    return [as_numpy(summary) for summary in summaries], invalid, errors
 
 
 def add_summary(columns: dict, summary: dict) -> None:
@@ -122,12 +134,18 @@ def add_summary(columns: dict, summary: dict) -> None:
                    parts.get("distinct"), parts.get("oov"))
 
 
-def start_histograms(columns: dict, settings: Settings) -> dict:
-    """The number columns, each counting a histogram over its data's quantiles from now on."""
-    numbers = {key: column.numbers for key, column in columns.items()
-               if column.numbers is not None}
-    for accumulator in numbers.values():
-        accumulator.start_histogram(accumulator.quantile_edges(settings.bins))
+def histogram_edges(columns: dict, settings: Settings) -> dict:
+    """(section, name) -> the bin edges of each number column: its data's quantiles, from
+    the quantile sketch of the pass so far."""
+    return {key: column.numbers.quantile_edges(settings.bins)
+            for key, column in columns.items() if column.numbers is not None}
+
+
+def start_histograms(columns: dict, edges: dict) -> dict:
+    """The number columns, each counting a histogram over its ``edges`` from now on."""
+    numbers = {key: columns[key].numbers for key in edges}
+    for key, accumulator in numbers.items():
+        accumulator.start_histogram(edges[key])
     return numbers
 
 
@@ -148,8 +166,9 @@ def finish(profile: Profile, columns: dict, settings: Settings,
         profile.columns[section][name] = column.result()
 
 
-def _function(summarize):
-    # traced once per batch size at most, and once for batches of any size after that
+def traced(summarize):
+    """``summarize`` as a TensorFlow function: traced once per batch size at most, and once
+    for batches of any size after that."""
     return tf.function(summarize, reduce_retracing=True, autograph=False)
 
 

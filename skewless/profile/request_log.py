@@ -27,6 +27,7 @@ from ..ir import Graph
 from ..records import all_records
 from . import MAX_ERRORS
 from .accumulators import Settings
+from .batches import as_tensors
 from .file import Profile
 from .local import Result, profile_passes
 
@@ -84,10 +85,10 @@ class _Reader:
             records += examples
             names += [f"{name}: example {j}" for j in range(len(examples))]
             if len(records) >= batch_size:
-                yield (*_tensors(records, names), errors)
+                yield (*as_tensors(records, names), errors)
                 records, names, errors = [], [], []
         if records or errors:
-            yield (*_tensors(records, names), errors)
+            yield (*as_tensors(records, names), errors)
 
     def _examples(self, record: bytes) -> list:
         from tensorflow_serving.apis import prediction_log_pb2
@@ -185,8 +186,3 @@ def _dtype_name(enum: int) -> str:
         return tf.as_dtype(enum).name
     except TypeError:
         return f"dtype {enum}"
-
-
-def _tensors(records: list, names: list) -> tuple:
-    return (tf.constant(records, tf.string, shape=[len(records)]),
-            tf.constant(names, tf.string, shape=[len(names)]))

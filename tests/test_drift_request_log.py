@@ -122,14 +122,19 @@ def test_predict_inputs_and_classify_examples_of_the_same_rows_give_the_same_pro
         classify_entry(examples(made[i:i + 70])) for i in range(0, 300, 70)])
     examples_log = write_log(tmp_path / "examples", [predict_entry(
         {"examples": np.array([to_example_bytes(r) for r in made], object)}, "predict_examples")])
+    # a Classify signature called through Predict: its one input is "inputs"
+    inputs_log = write_log(tmp_path / "inputs", [predict_entry(
+        {"inputs": np.array([to_example_bytes(r) for r in made[i:i + 90]], object)},
+        "serving_default") for i in range(0, 300, 90)])
     data = write_records(tmp_path / "rows.tfrecord", [to_example_bytes(r) for r in made])
     by_predict = profile_of(trained, tmp_path, "predict", "--request-log", str(predict_log))
     by_classify = profile_of(trained, tmp_path, "classify", "--request-log", str(classify_log))
     by_examples = profile_of(trained, tmp_path, "examples", "--request-log", str(examples_log))
+    by_inputs = profile_of(trained, tmp_path, "inputs", "--request-log", str(inputs_log))
     by_data = profile_of(trained, tmp_path, "data", "--data", data)
     assert by_predict["records"] == 300
     assert by_predict["inputs"]["tags"]["lengths"]  # variable lengths came through
-    assert by_predict == by_classify == by_examples == by_data
+    assert by_predict == by_classify == by_examples == by_inputs == by_data
 
 
 # ---- records the spec cannot read ----------------------------------------------------------
@@ -144,7 +149,9 @@ def test_records_the_spec_cannot_read_are_data_errors_naming_file_and_record(
                                           wrong_dtype, classify_entry(examples(made[20:]))])
     session = prediction_log_pb2.PredictionLog()
     session.session_run_log.SetInParent()
-    write_records(folder / "requests-2.tfrecord", [session.SerializeToString(), b"\x08garbage"])
+    example = to_example_bytes(made[0])  # a tf.Example, not a log: no log type in it
+    write_records(folder / "requests-2.tfrecord",
+                  [session.SerializeToString(), b"\x08garbage", example])
     (folder / ".requests-3.tfrecord.tmp").write_bytes(b"half a record")  # being written: unread
     status = cli.main(["drift", SPEC, "--baseline", trained["baseline"], "--stats",
                        trained["stats"], "--request-log", str(folder), "--format", "json"])
@@ -157,7 +164,9 @@ def test_records_the_spec_cannot_read_are_data_errors_naming_file_and_record(
     assert f"{first}: record 2: Predict input 'distance' is float64, where the spec's is int64" in err
     assert f"{second}: record 0: a session_run_log record" in err
     assert f"{second}: record 1: not a tensorflow.serving.PredictionLog" in err
-    assert "4 of 44 records break the spec" in err and "Traceback" not in err
+    assert (f"{second}: record 2: not a log of a Predict, Classify or Regress request (a "
+            f"tensorflow.serving.PredictionLog without one)") in err
+    assert "5 of 45 records break the spec" in err and "Traceback" not in err
     assert json.loads(out)["other"] == str(folder)
 
 

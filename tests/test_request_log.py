@@ -242,6 +242,33 @@ def test_a_blocked_writer_slows_no_request_and_drops_are_counted(base, tmp_path)
     assert request_log.written == 3 and request_log.dropped == 18
 
 
+@pytest.mark.parametrize("sizes, dropped", [
+    ([400] * 10, 8),                  # two fit in 1,000 bytes, then none
+    ([999, 1, 1, 1], 2),              # 999 + 1 fill the budget
+    ([1001, 300, 300, 300, 300], 2),  # one larger than the budget alone; then three fit
+    ([0] * 10, 0),
+])
+def test_the_requests_waiting_hold_at_most_queue_bytes(tmp_path, sizes, dropped):
+    """However many records the queue may hold, the requests waiting hold at most
+    queue_bytes (1,000 here) between them; the writer holds the first one, and blocks."""
+    BlockedWriter.entered.clear()
+    BlockedWriter.release.clear()
+    request_log = RequestLog(RequestLogOptions(str(tmp_path), queue_size=1000, queue_bytes=1000,
+                                               open_writer=BlockedWriter),
+                             log=lambda message: None)
+    request_log.start()
+    try:
+        request_log.log("Predict", lambda: _predict_messages(0), 0)
+        assert BlockedWriter.entered.wait(30)  # the writer holds its record: the queue is empty
+        for i, size in enumerate(sizes):
+            request_log.log("Predict", lambda i=i: _predict_messages(i), size)
+        assert request_log.dropped == dropped
+    finally:
+        BlockedWriter.release.set()
+        request_log.stop()
+    assert request_log.written == 1 + len(sizes) - dropped
+
+
 # ---- (c) rotation: by size, by time; nothing half written is visible ----------------------
 
 def _predict_messages(i: int, padding: int = 200):
@@ -262,7 +289,8 @@ def test_files_rotate_by_size_and_none_is_seen_half_written(tmp_path):
     seen_complete = {}
     try:
         for i in range(200):
-            request_log.log("Predict", lambda i=i: _predict_messages(i, padding=i % 50 * 10))
+            request_log.log("Predict", lambda i=i: _predict_messages(i, padding=i % 50 * 10),
+                            100)
             if i % 10 == 0:  # whatever is visible now is whole
                 for name in os.listdir(tmp_path):
                     if not name.startswith("."):
@@ -284,7 +312,7 @@ def test_a_file_is_completed_after_the_flush_interval_without_stopping(tmp_path)
                              log=lambda message: None)
     request_log.start()
     try:
-        request_log.log("Predict", lambda: _predict_messages(7))
+        request_log.log("Predict", lambda: _predict_messages(7), 100)
         deadline = time.monotonic() + 30
         while not [n for n in os.listdir(tmp_path) if not n.startswith(".")]:
             assert time.monotonic() < deadline, os.listdir(tmp_path)
@@ -292,6 +320,37 @@ def test_a_file_is_completed_after_the_flush_interval_without_stopping(tmp_path)
         assert len(read_log(tmp_path)) == 1 and request_log.written == 1
     finally:
         request_log.stop()
+
+
+class SlowWriter:
+    """A TFRecord writer taking 50 ms per record."""
+
+    def __init__(self, path):
+        self.writer = tf.io.TFRecordWriter(path)
+
+    def write(self, record):
+        time.sleep(0.05)
+        self.writer.write(record)
+
+    def close(self):
+        self.writer.close()
+
+
+def test_a_file_is_completed_after_the_flush_interval_while_the_queue_stays_busy(tmp_path):
+    """40 records written at 50 ms each keep the queue busy for 2 s: with a flush interval
+    of 0.2 s they make about ten files, not one."""
+    request_log = RequestLog(RequestLogOptions(str(tmp_path), flush_seconds=0.2,
+                                               open_writer=SlowWriter),
+                             log=lambda message: None)
+    request_log.start()
+    try:
+        for i in range(40):
+            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
+    finally:
+        request_log.stop()
+    assert len(os.listdir(tmp_path)) >= 5
+    assert sorted(tf.make_ndarray(e.predict_log.request.inputs["distance"])[0]
+                  for e in read_log(tmp_path)) == list(range(40))
 
 
 # ---- (d) sampling ------------------------------------------------------------------------
@@ -304,7 +363,7 @@ def test_a_sampling_rate_of_0_3_logs_a_binomial_share(tmp_path, seed):
     request_log.start()
     try:
         for i in range(n):
-            request_log.log("Predict", lambda i=i: _predict_messages(i, padding=1))
+            request_log.log("Predict", lambda i=i: _predict_messages(i, padding=1), 100)
     finally:
         request_log.stop()
     logs = read_log(tmp_path)
@@ -326,16 +385,16 @@ def test_a_removed_folder_is_reported_once_and_logging_goes_on(tmp_path):
     request_log.start()
     try:
         for i in range(3):
-            request_log.log("Predict", lambda i=i: _predict_messages(i))
+            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
         _wait_for(lambda: request_log.written == 3)
         shutil.rmtree(folder)
         for i in range(3, 6):  # no file can be made
-            request_log.log("Predict", lambda i=i: _predict_messages(i))
-        request_log.log("Predict", lambda: 1 / 0)  # a record that cannot be built
+            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
+        request_log.log("Predict", lambda: 1 / 0, 100)  # a record that cannot be built
         _wait_for(lambda: request_log.dropped == 4)
         folder.mkdir()
         for i in range(6, 8):
-            request_log.log("Predict", lambda i=i: _predict_messages(i))
+            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
     finally:
         request_log.stop()
     errors = [p for p in printed if "cannot" in p]

@@ -6,8 +6,8 @@ that the features are computed by the same transform the model saw.
 | log record | its tf.Examples |
 |---|---|
 | ``classify_log``, ``regress_log`` | the request's examples as they are (with its context, merged as TF Serving merges it) |
-| ``predict_log`` with the one input ``examples`` | the serialized tf.Examples of that tensor (a skewless ``K_examples`` signature) |
 | ``predict_log`` with the raw inputs of the spec | one per row of the tensors, as the Predict signature of a skewless export reads them (docs/usage.md, "Predict inputs: the raw columns") |
+| ``predict_log`` with the one input ``examples`` or ``inputs`` (and not the spec's raw inputs) | the serialized tf.Examples of that tensor (a skewless ``K_examples`` signature, or a Classify or Regress signature called through Predict) |
 
 A record of any other kind, or of a Predict signature with other inputs (another model's),
 is a data error naming the file, the record and the model spec, left out (counted as one
@@ -31,7 +31,10 @@ from .batches import as_tensors
 from .file import Profile
 from .local import Result, profile_passes
 
-EXAMPLES = "examples"  # the input of a Predict signature over serialized tf.Examples
+# the one input of a Predict signature over serialized tf.Examples: skewless's K_examples
+# signatures name it "examples", a Classify or Regress signature (which Predict may call too)
+# "inputs" (tf.saved_model.CLASSIFY_INPUTS, REGRESS_INPUTS)
+EXAMPLES_INPUTS = ("examples", "inputs")
 
 
 def profile_request_log(graph: Graph, directory: str, settings: Settings = Settings(),
@@ -102,19 +105,24 @@ class _Reader:
         kind = entry.WhichOneof("log_type")
         if kind in ("classify_log", "regress_log"):
             return examples_of(getattr(entry, kind).request.input)
+        if kind is None:
+            raise _Unreadable("not a log of a Predict, Classify or Regress request (a "
+                              "tensorflow.serving.PredictionLog without one)")
         if kind != "predict_log":
-            raise _Unreadable(f"a {kind or 'empty'} record: only Predict, Classify and Regress "
-                              f"requests are profiled")
+            raise _Unreadable(f"a {kind} record: only Predict, Classify and Regress requests "
+                              f"are profiled")
         inputs = entry.predict_log.request.inputs
-        if set(inputs) == {EXAMPLES}:
-            return [bytes(value) for value in _array(inputs, EXAMPLES, tf.string).reshape(-1)]
         if set(inputs) != set(self.raw_inputs):
+            if len(inputs) == 1 and next(iter(inputs)) in EXAMPLES_INPUTS:
+                name = next(iter(inputs))
+                return [bytes(value) for value in _array(inputs, name, tf.string).reshape(-1)]
             spec = entry.log_metadata.model_spec
             raise _Unreadable(
                 f"a Predict request of model {spec.name!r} version {spec.version.value} "
                 f"signature {spec.signature_name!r} whose inputs ({', '.join(sorted(inputs))}) "
                 f"are neither the raw inputs of spec {self.spec_name!r} "
-                f"({', '.join(sorted(self.raw_inputs))}) nor {EXAMPLES!r}")
+                f"({', '.join(sorted(self.raw_inputs))}) nor one of serialized tf.Examples "
+                f"({' or '.join(EXAMPLES_INPUTS)})")
         arrays = {name: _array(inputs, name, spec.dtype, spec.shape.rank)
                   for name, spec in self.raw_inputs.items()}
         rows = {array.shape[0] for array in arrays.values()}

@@ -54,7 +54,8 @@ def _aborts_on_errors(method):
                 raise request.error
             response = method(self, request, context)
             if self._request_log is not None and method.__name__ in APIS:
-                self._request_log.log(method.__name__, lambda: (request, response))
+                self._request_log.log(method.__name__, lambda: (request, response),
+                                      request.ByteSize())
             return response
         except ServingError as error:
             failure = error

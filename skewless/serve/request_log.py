@@ -39,6 +39,7 @@ from ..cli_request_log import DEFAULT_FLUSH_SECONDS, DEFAULT_MAX_LOG_BYTES
 from ..errors import SkewlessError
 
 DEFAULT_QUEUE_SIZE = 10_000  # records waiting to be written
+DEFAULT_QUEUE_BYTES = 256 * 2**20  # the requests' bytes waiting to be written
 RECORD_FRAMING = 16  # a TFRecord's length, its CRC and the data's CRC
 PREFIX, SUFFIX, PENDING = "requests-", ".tfrecord", ".tmp"
 # the API → the PredictionLog field of its log
@@ -57,7 +58,9 @@ class RequestLogOptions:
     """``directory``: where the files go (made if missing); ``sampling_rate``: the chance
     each request is logged, in (0, 1]; ``max_log_bytes``: a file's size limit, in bytes;
     ``flush_seconds``: how long a file stays open after its first record, at most;
-    ``queue_size``: records waiting to be written, at most; ``open_writer(path)``: an object
+    ``queue_size``: records waiting to be written, at most; ``queue_bytes``: the bytes of
+    the requests waiting to be written, at most (a bound on the memory they hold, whatever
+    their size); ``open_writer(path)``: an object
     with ``write(bytes)`` and ``close()`` writing TFRecords to ``path`` (default
     ``tf.io.TFRecordWriter``); ``seed``: of the sampling (default: from the system)."""
 
@@ -66,6 +69,7 @@ class RequestLogOptions:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     flush_seconds: float = DEFAULT_FLUSH_SECONDS
     queue_size: int = DEFAULT_QUEUE_SIZE
+    queue_bytes: int = DEFAULT_QUEUE_BYTES
     open_writer: Callable = _tfrecord_writer
     seed: Optional[int] = None
 
@@ -103,6 +107,7 @@ class RequestLog:
         self._queue: queue.Queue = queue.Queue(options.queue_size)
         self._counts = threading.Lock()
         self.written = self.dropped = self.files = 0
+        self._queued_bytes = 0  # of the requests waiting, guarded by _counts
         self._file: Optional[_File] = None
         self._sequence = itertools.count(1)
         self._failing = False  # a write error was printed; quiet until a file completes
@@ -112,16 +117,24 @@ class RequestLog:
     def start(self) -> None:
         self._thread.start()
 
-    def log(self, api: str, messages: Callable[[], tuple]) -> None:
+    def log(self, api: str, messages: Callable[[], tuple], size: int) -> None:
         """Log a request of ``api`` (Predict, Classify or Regress) answered OK, with
         probability ``sampling_rate``. ``messages()``, called later on the writing thread,
-        gives its (request, response) protos. Never blocks, never raises."""
+        gives its (request, response) protos; ``size`` is the request's size in bytes, which
+        counts against ``queue_bytes`` until it is written. Never blocks, never raises."""
         try:
             if self._random.random() >= self.options.sampling_rate:
                 return
-            if self._closed:
-                raise queue.Full
-            self._queue.put_nowait((api, messages))
+            with self._counts:
+                if self._closed or self._queued_bytes + size > self.options.queue_bytes:
+                    raise queue.Full
+                self._queued_bytes += size
+            try:
+                self._queue.put_nowait((api, messages, size))
+            except queue.Full:
+                with self._counts:
+                    self._queued_bytes -= size
+                raise
         except Exception:  # noqa: BLE001 - a full queue, or anything: the request goes on
             self._count_dropped(1)
 
@@ -138,7 +151,10 @@ class RequestLog:
 
     def _run(self) -> None:
         while True:
-            wait = None if self._file is None else max(0.0, self._file.due - time.monotonic())
+            wait = None if self._file is None else self._file.due - time.monotonic()
+            if wait is not None and wait <= 0:  # its time is up, however busy the queue
+                self._complete()
+                continue
             try:
                 item = self._queue.get(timeout=wait)
             except queue.Empty:
@@ -147,7 +163,12 @@ class RequestLog:
             if item is _STOP:
                 self._complete()
                 return
-            self._write(*item)
+            api, messages, size = item
+            try:
+                self._write(api, messages)
+            finally:
+                with self._counts:
+                    self._queued_bytes -= size
 
     def _write(self, api: str, messages: Callable[[], tuple]) -> None:
         try:

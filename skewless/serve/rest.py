@@ -338,6 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise invalid(f"the body of {len(body)} bytes is shorter than its Content-Length "
                           f"{int(length)}")
+        self.body_bytes = len(body)  # what a request log entry of it holds, about
         return body
 
     def _route(self, method: str, body: bytes):
@@ -397,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
         gives the gRPC request it stands for and the gRPC response (see
         ``request_log.RequestLog.log``)."""
         if self.server.request_log is not None:
-            self.server.request_log.log(api, messages_of)
+            self.server.request_log.log(api, messages_of, self.body_bytes)
 
 
 _APIS = {None: "GetModelStatus", "/metadata": "GetModelMetadata", ":predict": "Predict",

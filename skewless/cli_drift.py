@@ -32,6 +32,10 @@ def add_parser(commands) -> None:
                             "Serving's PredictionLog files) to profile here, over the "
                             "baseline's bins: the requests' raw inputs and the features the "
                             "model computed from them")
+    drift.add_argument("--model-name", help="with --request-log: compare the requests of "
+                                            "this model only (default: the model of the "
+                                            "log's first record; a request of another is "
+                                            "then a data error)")
     drift.add_argument("--stats", help="the analyzer constants (a stats file written by "
                                        "'skewless analyze'), needed with --data or "
                                        "--request-log when the spec has analyzers")
@@ -59,6 +63,9 @@ def run(args) -> int:
     thresholds = Thresholds()
     thresholds.defaults.update(parse_threshold(t, defaults=True) for t in args.default_threshold)
     thresholds.columns.update(parse_threshold(t) for t in args.threshold)
+    if args.model_name is not None and not args.request_log:
+        raise SkewlessError("skewless drift: --model-name chooses the requests of a model in "
+                            "a request log: give --request-log DIR")
     if args.format == "html" and not args.output:
         raise SkewlessError("skewless drift: --format html writes a page: give -o FILE")
     if args.output:
@@ -121,7 +128,7 @@ def _profile_data(args, graph, baseline):
     known = {k: v for k, v in baseline.settings.items() if k in ("bins", "top_k", "distinct_limit")}
     if args.request_log:
         result = profile_request_log(graph, args.request_log, Settings(**known), baseline,
-                                     args.baseline)
+                                     args.baseline, model_name=args.model_name)
     else:
         result = profile(graph, args.data, Settings(**known), baseline, args.baseline)
     for error in result.errors:

@@ -29,6 +29,10 @@ def add_parser(commands) -> None:
     source.add_argument("--request-log", metavar="DIR",
                         help="a request log folder ('skewless serve --request-log'): the "
                              "requests' raw inputs, and their features")
+    stats.add_argument("--model-name", help="with --request-log: profile the requests of "
+                                            "this model only (default: the model of the "
+                                            "log's first record; a request of another is "
+                                            "then a data error)")
     stats.add_argument("-o", "--output", required=True, help="the profile to write (JSON)")
     stats.add_argument("--stats", help="the analyzer constants (a stats file written by "
                                        "'skewless analyze'), needed when the spec has "
@@ -59,6 +63,9 @@ def run(args) -> int:
     if args.runner == "beam" and args.request_log:
         raise SkewlessError("skewless stats: --runner beam profiles --data files: a request "
                             "log is profiled by the local engine (--runner local)")
+    if args.model_name is not None and not args.request_log:
+        raise SkewlessError("skewless stats: --model-name chooses the requests of a model in "
+                            "a request log: give --request-log DIR")
     lazy.import_tensorflow()
     from . import compiler
     from .analyze import read_stats
@@ -81,7 +88,8 @@ def run(args) -> int:
     settings = Settings(bins=args.bins, top_k=args.top_k, distinct_limit=args.distinct_limit)
     if args.request_log:
         result = profile_request_log(graph, args.request_log, settings, baseline,
-                                     args.baseline or "", max_errors=args.max_errors)
+                                     args.baseline or "", max_errors=args.max_errors,
+                                     model_name=args.model_name)
     elif args.runner == "beam":
         from .cli import beam_engine
 

@@ -243,3 +243,31 @@ def test_served_requests_from_a_shifted_distribution_are_named_by_drift(trained,
     unmoved = drift_of(trained, tmp_path / "same")
     assert unmoved.returncode == 0, unmoved.stdout + unmoved.stderr
     assert "0 of " in unmoved.stderr and "Traceback" not in moved.stderr + unmoved.stderr
+
+
+# ---- a log of several models ----------------------------------------------------------------
+
+def test_the_requests_of_one_model_are_profiled_from_a_log_of_several(trained, tmp_path, capsys):
+    made = rows(13, 60, filled=True)
+    other = classify_entry(examples(made[:25]))
+    for message in other[1:]:
+        message.model_spec.name = "other"
+    folder = write_log(tmp_path / "log", [classify_entry(examples(made[25:45])), other,
+                                          classify_entry(examples(made[45:]))])
+    only = profile_of(trained, tmp_path, "flights", "--request-log", str(folder),
+                      "--model-name", "flights")
+    alone = profile_of(trained, tmp_path, "alone", "--request-log", str(write_log(
+        tmp_path / "alone", [classify_entry(examples(made[25:]))])))
+    assert only["records"] == 35 and only == alone
+    capsys.readouterr()
+    out = tmp_path / "mixed.profile.json"
+    assert cli.main(["stats", SPEC, "--stats", trained["stats"], "--request-log", str(folder),
+                     "-o", str(out)]) == 1  # the first record's model, the other's an error
+    err = capsys.readouterr().err
+    assert (f"{folder / 'requests-1.tfrecord'}: record 1: a request of model 'other', where "
+            f"the log's first is of model 'flights': give --model-name") in err
+    assert json.loads(out.read_text())["records"] == 35
+    assert cli.main(["stats", SPEC, "--stats", trained["stats"], "--data", str(folder / "x"),
+                     "--model-name", "flights", "-o", str(out)]) == 1
+    assert "--model-name chooses the requests of a model in a request log" in \
+        capsys.readouterr().err

@@ -39,12 +39,15 @@ EXAMPLES_INPUTS = ("examples", "inputs")
 
 def profile_request_log(graph: Graph, directory: str, settings: Settings = Settings(),
                         baseline: Optional[Profile] = None, baseline_path: str = "<baseline>",
-                        batch_size: int = 4096, max_errors: int = MAX_ERRORS) -> Result:
+                        batch_size: int = 4096, max_errors: int = MAX_ERRORS,
+                        model_name: Optional[str] = None) -> Result:
     """The profile of the requests logged in ``directory``'s complete files (see
-    :func:`log_files`). A DataError when the folder has none, a file cannot be read whole,
-    or no request is valid."""
+    :func:`log_files`) to the model ``model_name``: the requests of other models (a server
+    of several logs them all in one folder) are left out. Without ``model_name``, the model
+    of the first record is profiled and a request of another is a data error. A DataError
+    when the folder has none, a file cannot be read whole, or no request is valid."""
     files = log_files(directory)
-    reader = _Reader(graph)
+    reader = _Reader(graph, model_name)
     return profile_passes(graph, lambda title: reader.batches(files, batch_size),
                           directory, settings, baseline, baseline_path, max_errors)
 
@@ -68,9 +71,10 @@ def log_files(directory: str) -> list:
 class _Reader:
     """PredictionLog records → batches of the tf.Examples they stand for."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, model_name: Optional[str]):
         from ..signatures import predict_input_specs
 
+        self.model_name, self.chosen = model_name, model_name is not None
         self.spec_name = graph.spec_name
         self.columns = graph.serving_columns
         self.raw_inputs = predict_input_specs(self.columns)
@@ -102,6 +106,15 @@ class _Reader:
             entry = prediction_log_pb2.PredictionLog.FromString(record)
         except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, whatever its module
             raise _Unreadable(f"not a tensorflow.serving.PredictionLog ({error})") from None
+        model = entry.log_metadata.model_spec.name
+        if self.model_name is None:
+            self.model_name = model  # the first record's
+        if model != self.model_name:
+            if self.chosen:
+                return []
+            raise _Unreadable(f"a request of model {model!r}, where the log's first is of "
+                              f"model {self.model_name!r}: give --model-name to profile the "
+                              f"requests of one model")
         kind = entry.WhichOneof("log_type")
         if kind in ("classify_log", "regress_log"):
             return examples_of(getattr(entry, kind).request.input)

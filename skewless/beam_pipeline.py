@@ -79,9 +79,14 @@ def run_for_result(build: Callable, pipeline_args=(), what: str = "result"):
     options = PipelineOptions(list(pipeline_args))
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER
+    try:
+        pipeline = beam.Pipeline(options=options)
+    except ValueError as exc:  # an unknown runner, an option Beam refuses
+        raise SkewlessError(f"Beam cannot run a pipeline with the options "
+                            f"{' '.join(pipeline_args) or '(none)'}: {exc}") from None
     with _result_path(options, what) as path:
         try:
-            with beam.Pipeline(options=options) as pipeline:
+            with pipeline:
                 _ = build(pipeline) | "Save" >> beam.Map(_save, path)
         except DataError as exc:  # Beam appends the step it was raised in
             raise DataError(re.sub(r" \[while running '[^']*'\]", "", str(exc))) from None

@@ -32,6 +32,10 @@ def main(argv=None) -> int:
     except SkewlessError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except OSError as exc:  # a path given: a folder for a file, no permission, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"skewless {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

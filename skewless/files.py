@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -120,9 +121,17 @@ def write_bytes_atomic(path: str, data: bytes, mode: Optional[int] = None) -> No
 def atomic_path(path: str, mode: Optional[int] = None):
     """The path of a new empty file, beside ``path``, for the block to write ``path``'s
     content to (by any writer, e.g. a ``tf.io.TFRecordWriter``): renamed to ``path`` when
-    the block ends, removed if it raises. ``mode`` as in :func:`write_bytes_atomic`."""
+    the block ends, removed if it raises. ``mode`` as in :func:`write_bytes_atomic`. An
+    OSError naming ``path`` when it is a folder or its folder cannot be made."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "is a folder: give the name of a file to write",
+                                path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:  # a file where a folder of the path should be
+        raise OSError(exc.errno, f"cannot make its folder ({exc.filename}: {exc.strerror})",
+                      path) from None
     handle, temporary = _new_file(directory)
     os.close(handle)
     try:

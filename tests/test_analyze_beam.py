@@ -292,3 +292,19 @@ def test_without_beam_the_command_says_how_to_install_it(flights, tmp_path, caps
                  str(tmp_path / "s.json"), "--runner", "beam"]) == 1
     assert capsys.readouterr().err == ("--runner beam: skewless.analyze.beam needs Apache Beam: "
                                        "pip install 'skewless[beam]'\n")
+
+
+@pytest.mark.parametrize("command", ["analyze", "stats"])
+def test_options_beam_refuses_are_an_error_naming_them(flights, tmp_path, capsys, command):
+    output = tmp_path / "out.json"
+    argv = [command, flights["spec"], "--data", flights["files"], "-o", str(output)]
+    if command == "stats":
+        stats = tmp_path / "stats.json"
+        assert main(["analyze", flights["spec"], "--data", flights["files"], "-o",
+                     str(stats)]) == 0
+        argv += ["--stats", str(stats)]
+    capsys.readouterr()
+    assert main(argv + ["--runner", "beam", "--", "--runner", "NoSuchRunner"]) == 1
+    err = capsys.readouterr().err
+    assert "Beam cannot run a pipeline with the options --runner NoSuchRunner" in err, err
+    assert "Traceback" not in err and not output.exists()

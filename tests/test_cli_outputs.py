@@ -60,3 +60,58 @@ def test_an_output_beside_its_inputs_is_written(folder, capsys):
     assert cli.main(["compile", "t.feat", "-o", "t_features.py"]) == 0
     assert "Features compiled by skewless from t.feat" in (folder / "t_features.py").read_text()
     assert (folder / "t.feat").read_text() == SPEC
+
+
+# ---- an output that cannot be written: a folder, a file where its folder should be ----------
+
+ANALYZED = "spec t\ninput x: float32 = 0.0\ninput c: string = \"\"\nlabel y: float32\n" \
+           "feature f = zscore(x)\nfeature g = c\ntarget y = y\n"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A spec with an analyzer, its data, stats and profile; a folder and a plain file."""
+    from skewless_test_helpers import example, write_records
+
+    root = tmp_path_factory.mktemp("unwritable")
+    (root / "t.feat").write_text(ANALYZED)
+    write_records(root / "d.tfrecord", [example(x=[float(i)], c=["ab"[i % 2]],
+                                                y=[1.0]) for i in range(20)])
+    (root / "folder").mkdir()
+    (root / "plain").write_text("a file")
+    names = {"spec": "t.feat", "data": "d.tfrecord", "stats": "t.stats.json",
+             "profile": "t.profile.json"}
+    paths = {key: str(root / name) for key, name in names.items()}
+    assert cli.main(["analyze", paths["spec"], "--data", paths["data"], "-o",
+                     paths["stats"]]) == 0
+    assert cli.main(["stats", paths["spec"], "--stats", paths["stats"], "--data", paths["data"],
+                     "-o", paths["profile"]]) == 0
+    return root, paths
+
+
+def _unwritable_commands(paths):
+    spec, data, stats, profile = paths["spec"], paths["data"], paths["stats"], paths["profile"]
+    return {
+        "compile": ["compile", spec, "--stats", stats, "-o"],
+        "analyze": ["analyze", spec, "--data", data, "-o"],
+        "stats": ["stats", spec, "--stats", stats, "--data", data, "-o"],
+        "drift json": ["drift", spec, "--stats", stats, "--baseline", profile, "--profile",
+                       profile, "--format", "json", "-o"],
+        "drift html": ["drift", spec, "--stats", stats, "--baseline", profile, "--profile",
+                       profile, "--format", "html", "-o"],
+        "graph": ["graph", spec, "--stats", stats, "-o"],
+    }
+
+
+@pytest.mark.parametrize("target", ["folder", "plain/out.json"])
+@pytest.mark.parametrize("command", ["compile", "analyze", "stats", "drift json", "drift html",
+                                     "graph"])
+def test_an_output_that_cannot_be_written_is_an_error_naming_it(written, capsys, command,
+                                                                target):
+    root, paths = written
+    output = str(root / target) + (".dot" if command == "graph" and target != "folder" else "")
+    status = cli.main(_unwritable_commands(paths)[command] + [output])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "Traceback" not in err and output in err, err
+    assert (root / "plain").read_text() == "a file" and not os.listdir(root / "folder")

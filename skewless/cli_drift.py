@@ -56,13 +56,16 @@ def run(args) -> int:
     """Print or write the report; 1 when a measure exceeds its threshold, or a record of
     --data or --request-log breaks the spec, else 0."""
     from . import compiler
-    from .drift import Thresholds, categorical_features, compare, parse_threshold
+    from .drift import (Thresholds, categorical_features, check_threshold_names, compare,
+                        parse_threshold)
     from .files import read_spec
     from .profile import read_profile
 
     thresholds = Thresholds()
-    thresholds.defaults.update(parse_threshold(t, defaults=True) for t in args.default_threshold)
-    thresholds.columns.update(parse_threshold(t) for t in args.threshold)
+    thresholds.defaults.update(_once([parse_threshold(t, defaults=True)
+                                      for t in args.default_threshold], "--default-threshold"))
+    thresholds.columns.update(_once([parse_threshold(t) for t in args.threshold],
+                                    "--threshold"))
     if args.model_name is not None and not args.request_log:
         raise SkewlessError("skewless drift: --model-name chooses the requests of a model in "
                             "a request log: give --request-log DIR")
@@ -73,6 +76,7 @@ def run(args) -> int:
     source = read_spec(args.spec)
     graph = compiler.check_source(source, args.spec)
     baseline = read_profile(args.baseline)
+    check_threshold_names(baseline, thresholds)  # before any data is read
     if args.stats or args.data or args.request_log or not graph.missing_constants():
         graph = _with_stats(args, graph, source)
         if graph.fingerprint() != baseline.fingerprint:
@@ -93,6 +97,18 @@ def run(args) -> int:
     print(f"{len(exceeded)} of {len(report.columns)} columns past a threshold"
           + (f": {', '.join(c.name for c in exceeded)}" if exceeded else ""), file=sys.stderr)
     return 1 if exceeded else status
+
+
+def _once(pairs: list, option: str) -> list:
+    """The (key, value) pairs, a SkewlessError when a key is given twice."""
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            shown = key if isinstance(key, str) else \
+                key[0] + ("" if key[1] == "distance" else f".{key[1]}")
+            raise SkewlessError(f"{option}: {shown} is given twice: give it once")
+        seen.add(key)
+    return pairs
 
 
 def _refuse_to_overwrite(args) -> None:

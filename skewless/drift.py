@@ -114,8 +114,8 @@ def parse_threshold(text: str, defaults: bool = False) -> tuple:
             raise SkewlessError(f"{option} {text!r}: unknown measure {name!r}: one of "
                                 f"{', '.join(DEFAULT_THRESHOLDS)}")
         return name, number
-    column, _, measure = name.partition(".")
-    measure = measure or "distance"
+    column, dot, measure = name.partition(".")
+    measure = measure or ("" if dot else "distance")
     if measure not in MEASURES or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
         raise SkewlessError(f"{option} {text!r}: NAME is COLUMN or COLUMN.MEASURE, MEASURE "
                             f"one of {', '.join(MEASURES)}")
@@ -206,11 +206,7 @@ def compare(baseline: Profile, other: Profile, categorical: set = frozenset(),
             f"(fingerprint {str(other.fingerprint)[:12]}…, the baseline {baseline_name} has "
             f"{str(baseline.fingerprint)[:12]}…): features would not mean the same; profile "
             f"both data sets with the same spec and stats")
-    known = {name for columns in baseline.columns.values() for name in columns}
-    unknown = sorted({name for name, _ in thresholds.columns} - known)
-    if unknown:
-        raise SkewlessError(f"--threshold: no input or feature named {', '.join(unknown)} "
-                            f"in the profiles")
+    check_threshold_names(baseline, thresholds)
     columns = []
     for section, columns_of_section in baseline.columns.items():
         for name, base in columns_of_section.items():
@@ -223,8 +219,30 @@ def compare(baseline: Profile, other: Profile, categorical: set = frozenset(),
                 section == "features" and name in categorical)
             columns.append(_column(section, name, base, found, is_categorical, thresholds,
                                    other_name))
+    _check_threshold_measures(columns, thresholds)
     columns.sort(key=ColumnDrift.sort_key)
     return Report(baseline_name, other_name, baseline.spec, columns)
+
+
+def check_threshold_names(baseline: Profile, thresholds: Thresholds) -> None:
+    """A SkewlessError when a threshold names a column the profile does not have."""
+    known = {name for columns in baseline.columns.values() for name in columns}
+    unknown = sorted({name for name, _ in thresholds.columns} - known)
+    if unknown:
+        raise SkewlessError(f"--threshold: no input or feature named {', '.join(unknown)} "
+                            f"in the profiles")
+
+
+def _check_threshold_measures(columns: list, thresholds: Thresholds) -> None:
+    """A SkewlessError when a threshold is given for a measure its column does not have
+    (``missing`` of a feature, ``oov`` of a column without a vocabulary, …)."""
+    measures = {}
+    for column in columns:
+        measures.setdefault(column.name, set()).update(column.measures)
+    wrong = [f"{name}.{measure} ({name} has {', '.join(sorted(measures[name]))})"
+             for name, measure in sorted(thresholds.columns) if measure not in measures[name]]
+    if wrong:
+        raise SkewlessError(f"--threshold: no such measure: {'; '.join(wrong)}")
 
 
 def _column(section, name, base, other, is_categorical, thresholds, other_name) -> ColumnDrift:

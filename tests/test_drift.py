@@ -139,6 +139,8 @@ def test_a_threshold_is_exceeded_only_above_it():
     ("city=-0.1", False, "a number from 0 to 1"),
     ("city=nan", False, "a number from 0 to 1"),
     ("city.bogus=0.1", False, "COLUMN or COLUMN.MEASURE"),
+    ("city.=0.1", False, "COLUMN or COLUMN.MEASURE"),
+    (".missing=0.1", False, "COLUMN or COLUMN.MEASURE"),
     ("distance=0.1", True, "unknown measure 'distance'"),
 ])
 def test_bad_thresholds_are_refused(text, defaults, message):
@@ -257,6 +259,29 @@ def test_thresholds_from_the_command_line(world, capsys):
                                capsys=capsys)
     assert status == 1
     assert _by_name(report)["inputs", "amount"]["measures"]["distance"]["threshold"] == 0
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--threshold", "amount.new_values=0.1"],
+     "--threshold: no such measure: amount.new_values (amount has distance"),
+    (["--threshold", "city=0.1", "city=0.2"], "--threshold: city is given twice"),
+    (["--threshold", "city.oov=0.1", "amount=0.1", "city.oov=0.2"],
+     "--threshold: city.oov is given twice"),
+    (["--default-threshold", "js=0.1", "js=0.2"], "--default-threshold: js is given twice"),
+])
+def test_thresholds_that_mean_nothing_or_twice_are_refused(world, capsys, options, message):
+    status = cli.main(["drift", world["spec"], "--baseline", world["baseline"], "--data",
+                       world["data"]["same"][0], *options])
+    err = capsys.readouterr().err
+    assert status == 1 and message in err and "Traceback" not in err, err
+
+
+def test_a_threshold_of_no_column_is_refused_before_the_data_is_read(world, capsys):
+    status = cli.main(["drift", world["spec"], "--baseline", world["baseline"], "--data",
+                       str(world["root"] / "no such file.tfrecord"), "--threshold",
+                       "nosuch=0.1"])
+    err = capsys.readouterr().err
+    assert status == 1 and "--threshold: no input or feature named nosuch" in err, err
 
 
 def test_the_json_report_is_stable_and_the_same_from_a_profile(world, capsys, tmp_path):

@@ -26,6 +26,7 @@ from tensorflow_serving.apis import (classification_pb2, predict_pb2, prediction
                                      regression_pb2)
 
 from skewless import cli
+from skewless.errors import SkewlessError
 from skewless.serve.grpc_service import bind_grpc
 from skewless.serve.limits import Limits
 from skewless.serve.metrics import Metrics
@@ -442,4 +443,19 @@ def test_settings_without_a_folder_and_a_folder_that_is_a_file_are_refused(base,
     assert cli.main(["serve", str(base), "--model-name", MODEL, "--port", "0", "--rest-port",
                      "0", "--request-log", str(a_file)]) == 1
     err = capsys.readouterr().err
-    assert f"--request-log {a_file}: cannot make the folder" in err and "Traceback" not in err
+    assert f"--request-log {a_file}: is a file, not a folder" in err and "Traceback" not in err
+
+
+def test_a_folder_that_cannot_be_written_in_is_refused_at_start(tmp_path, monkeypatch):
+    """(Tested by making the probe fail: the tests may run as root, who writes anywhere.)"""
+    import errno
+
+    from skewless.serve import request_log as module
+
+    def read_only(dir):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(module.tempfile, "TemporaryFile", read_only)
+    with pytest.raises(SkewlessError, match=f"--request-log {tmp_path}: cannot write in the "
+                                            f"folder: Read-only file system"):
+        RequestLog(RequestLogOptions(str(tmp_path)))

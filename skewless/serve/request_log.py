@@ -28,6 +28,7 @@ import os
 import queue
 import random
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -91,18 +92,25 @@ class RequestLog:
     """The request logger: ``log`` from any thread; ``start`` once, ``stop`` at the end."""
 
     def __init__(self, options: RequestLogOptions, log: Optional[Callable[[str], None]] = None):
-        """A SkewlessError when the folder cannot be made or is not a folder. ``log``
+        """A SkewlessError when the folder is a file, or cannot be made or written in. ``log``
         prints a message on the server's log."""
         if not 0 < options.sampling_rate <= 1:
             raise SkewlessError(f"--sampling-rate {options.sampling_rate}: a request log's "
                                 f"sampling rate is above 0 and at most 1")
         self.options = options
         self._log = log or _stderr
+        if os.path.exists(options.directory) and not os.path.isdir(options.directory):
+            raise SkewlessError(f"--request-log {options.directory}: is a file, not a folder")
         try:
             os.makedirs(options.directory, exist_ok=True)
         except OSError as error:
             raise SkewlessError(f"--request-log {options.directory}: cannot make the folder: "
                                 f"{error.strerror or error}") from None
+        try:  # found now, not at the first request
+            tempfile.TemporaryFile(dir=options.directory).close()
+        except OSError as error:
+            raise SkewlessError(f"--request-log {options.directory}: cannot write in the "
+                                f"folder: {error.strerror or error}") from None
         self._random = random.Random(options.seed)
         self._queue: queue.Queue = queue.Queue(options.queue_size)
         self._counts = threading.Lock()
@@ -144,7 +152,8 @@ class RequestLog:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
-        self._log(f"request log: {self.written:,} records in {self.files:,} files in "
+        self._log(f"request log: {_count(self.written, 'record')} in "
+                  f"{_count(self.files, 'file')} in "
                   f"{self.options.directory}, {self.dropped:,} dropped")
 
     # ---- the writing thread --------------------------------------------------------------
@@ -246,6 +255,10 @@ def prediction_log(api: str, request, response, sampling_rate: float) -> bytes:
     log.request.CopyFrom(request)
     log.response.CopyFrom(response)
     return entry.SerializeToString()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _stderr(message: str) -> None:

@@ -219,6 +219,12 @@ def compare(baseline: Profile, other: Profile, categorical: set = frozenset(),
                 section == "features" and name in categorical)
             columns.append(_column(section, name, base, found, is_categorical, thresholds,
                                    other_name))
+    for section, columns_of_section in other.columns.items():
+        missing = sorted(set(columns_of_section) - set(baseline.columns.get(section, {})))
+        if missing:
+            raise SkewlessError(f"{baseline_name}: has no {section[:-1]} "
+                                f"{', '.join(map(repr, missing))}, which {other_name} has: "
+                                f"profile both data sets with the same spec")
     _check_threshold_measures(columns, thresholds)
     columns.sort(key=ColumnDrift.sort_key)
     return Report(baseline_name, other_name, baseline.spec, columns)

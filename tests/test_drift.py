@@ -154,6 +154,19 @@ def test_profiles_of_another_spec_are_refused():
         drift.compare(_profile({"s": column}, "one"), _profile({"s": column}, "two"))
 
 
+@pytest.mark.parametrize("baseline_columns, other_columns, message", [
+    (["s"], ["s", "t"], "base: has no input 't', which other has"),
+    (["s", "t"], ["s"], "other: has no string input 't', which base has"),
+])
+def test_profiles_of_different_columns_are_refused_whichever_has_more(
+        baseline_columns, other_columns, message):
+    column = _string_column(Counter({"a": 1}), 20)
+    with pytest.raises(drift.SkewlessError, match=message):
+        drift.compare(_profile({name: column for name in baseline_columns}),
+                      _profile({name: column for name in other_columns}), baseline_name="base",
+                      other_name="other")
+
+
 # -- synthetic shifts through the command ---------------------------------------------------
 
 def _records(rng, n, mean=0.0, new_city=0.0, tip_missing=False):

@@ -217,8 +217,14 @@ def compare(baseline: Profile, other: Profile, categorical: set = frozenset(),
                                     f"profile both data sets with the same spec")
             is_categorical = base["dtype"] == "string" or (
                 section == "features" and name in categorical)
-            columns.append(_column(section, name, base, found, is_categorical, thresholds,
-                                   other_name))
+            try:
+                columns.append(_column(section, name, base, found, is_categorical, thresholds,
+                                       other_name))
+            except (TypeError, KeyError, ValueError, AttributeError, IndexError) as error:
+                raise SkewlessError(  # a profile edited by hand, or damaged
+                    f"{baseline_name} or {other_name}: {section[:-1]} {name!r} is not as "
+                    f"'skewless stats' writes it ({type(error).__name__}: {error}): write "
+                    f"the profile again") from None
     for section, columns_of_section in other.columns.items():
         missing = sorted(set(columns_of_section) - set(baseline.columns.get(section, {})))
         if missing:

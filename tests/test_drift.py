@@ -369,3 +369,41 @@ def test_a_baseline_of_another_spec_than_the_one_given_is_refused(world, capsys,
     err = capsys.readouterr().err
     assert "a profile of another spec or other analyzer constants than" in err
     assert "Traceback" not in err
+
+
+# -- profiles damaged or edited by hand -------------------------------------------------------
+
+def _leaf_paths(value, path=()):
+    """The path of every value inside a column (dict keys and list indices)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, path + (key,))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from _leaf_paths(item, path + (index,))
+    if path:
+        yield path
+
+
+WRONG = ["x", None, [], {}, -1, 1.5, True, [["a"]], 10**30, float("nan")]
+
+
+@settings(max_examples=BUDGET.max_examples, deadline=None)
+@given(data=st.data(), damaged_side=st.sampled_from(["baseline", "other"]))
+def test_a_damaged_profile_is_an_error_or_a_report_never_a_crash(world, tmp_path_factory,
+                                                                 data, damaged_side):
+    payload = json.loads(open(world["baseline"]).read())
+    section = data.draw(st.sampled_from(["inputs", "features"]))
+    name = data.draw(st.sampled_from(sorted(payload[section])))
+    path = data.draw(st.sampled_from(sorted(_leaf_paths(payload[section][name]), key=repr)))
+    place = payload[section][name]
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = data.draw(st.sampled_from(WRONG))
+    edited = tmp_path_factory.mktemp("damaged") / "edited.profile.json"
+    edited.write_text(json.dumps(payload))
+    baseline, other = (str(edited), world["baseline"]) if damaged_side == "baseline" else \
+        (world["baseline"], str(edited))
+    status = cli.main(["drift", world["spec"], "--baseline", baseline, "--profile", other,
+                       "--format", "json", "-o", str(edited.parent / "report.json")])
+    assert status in (0, 1)  # a report, or an error message: an exception fails the test

@@ -106,24 +106,24 @@ class _Reader:
             entry = prediction_log_pb2.PredictionLog.FromString(record)
         except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, whatever its module
             raise _Unreadable(f"not a tensorflow.serving.PredictionLog ({error})") from None
+        kind = entry.WhichOneof("log_type")
+        if kind is None:
+            raise _Unreadable("not a log of a Predict, Classify or Regress request (a "
+                              "tensorflow.serving.PredictionLog without one)")
+        if kind not in ("predict_log", "classify_log", "regress_log"):
+            raise _Unreadable(f"a {kind} record: only Predict, Classify and Regress requests "
+                              f"are profiled")
         model = entry.log_metadata.model_spec.name
         if self.model_name is None:
-            self.model_name = model  # the first record's
+            self.model_name = model  # the first request's
         if model != self.model_name:
             if self.chosen:
                 return []
             raise _Unreadable(f"a request of model {model!r}, where the log's first is of "
                               f"model {self.model_name!r}: give --model-name to profile the "
                               f"requests of one model")
-        kind = entry.WhichOneof("log_type")
-        if kind in ("classify_log", "regress_log"):
-            return examples_of(getattr(entry, kind).request.input)
-        if kind is None:
-            raise _Unreadable("not a log of a Predict, Classify or Regress request (a "
-                              "tensorflow.serving.PredictionLog without one)")
         if kind != "predict_log":
-            raise _Unreadable(f"a {kind} record: only Predict, Classify and Regress requests "
-                              f"are profiled")
+            return examples_of(getattr(entry, kind).request.input)
         inputs = entry.predict_log.request.inputs
         if set(inputs) != set(self.raw_inputs):
             if len(inputs) == 1 and next(iter(inputs)) in EXAMPLES_INPUTS:

@@ -199,6 +199,8 @@ class BlockedWriter:
 
 
 def test_a_blocked_writer_slows_no_request_and_drops_are_counted(base, tmp_path):
+    BlockedWriter.entered.clear()
+    BlockedWriter.release.clear()
     limits = Limits()
     versions = Versions(MODEL, str(base), limits, log=lambda message: None)
     versions.poll()

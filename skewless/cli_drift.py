@@ -56,16 +56,14 @@ def run(args) -> int:
     """Print or write the report; 1 when a measure exceeds its threshold, or a record of
     --data or --request-log breaks the spec, else 0."""
     from . import compiler
-    from .drift import (Thresholds, categorical_features, check_threshold_names, compare,
-                        parse_threshold)
+    from .drift import Thresholds, categorical_features, check_threshold_names, compare
     from .files import read_spec
     from .profile import read_profile
 
     thresholds = Thresholds()
-    thresholds.defaults.update(_once([parse_threshold(t, defaults=True)
-                                      for t in args.default_threshold], "--default-threshold"))
-    thresholds.columns.update(_once([parse_threshold(t) for t in args.threshold],
-                                    "--threshold"))
+    thresholds.defaults.update(_parsed_once(args.default_threshold, "--default-threshold",
+                                            defaults=True))
+    thresholds.columns.update(_parsed_once(args.threshold, "--threshold"))
     if args.model_name is not None and not args.request_log:
         raise SkewlessError("skewless drift: --model-name chooses the requests of a model in "
                             "a request log: give --request-log DIR")
@@ -99,16 +97,19 @@ def run(args) -> int:
     return 1 if exceeded else status
 
 
-def _once(pairs: list, option: str) -> list:
-    """The (key, value) pairs, a SkewlessError when a key is given twice."""
-    seen = set()
-    for key, _ in pairs:
-        if key in seen:
-            shown = key if isinstance(key, str) else \
-                key[0] + ("" if key[1] == "distance" else f".{key[1]}")
-            raise SkewlessError(f"{option}: {shown} is given twice: give it once")
-        seen.add(key)
-    return pairs
+def _parsed_once(texts: list, option: str, defaults: bool = False) -> dict:
+    """The thresholds ``NAME=VALUE`` by key (``drift.parse_threshold``); a SkewlessError when
+    one is given twice."""
+    from .drift import parse_threshold
+
+    parsed, given = {}, {}
+    for text in texts:
+        key, value = parse_threshold(text, defaults)
+        if key in given:
+            raise SkewlessError(f"{option}: {text.partition('=')[0]} is given twice "
+                                f"({given[key]!r} and {text!r}): give it once")
+        parsed[key], given[key] = value, text
+    return parsed
 
 
 def _refuse_to_overwrite(args) -> None:

@@ -7,7 +7,8 @@ import math
 
 from .errors import SkewlessError
 
-# the defaults of skewless.serve.request_log (which imports TF Serving's API, and TensorFlow)
+# the defaults of skewless.serve.request_log: here, as importing skewless.serve imports
+# TensorFlow, which parsing the command line must not
 DEFAULT_MAX_LOG_BYTES = 64 * 2**20
 DEFAULT_FLUSH_SECONDS = 60.0
 _SETTINGS = ("sampling_rate", "max_log_bytes", "log_flush_seconds")

@@ -261,10 +261,10 @@ def test_the_requests_waiting_hold_at_most_queue_bytes(tmp_path, sizes, dropped)
                              log=lambda message: None)
     request_log.start()
     try:
-        request_log.log("Predict", lambda: _predict_messages(0), 0)
+        request_log.log("Predict", lambda: _predict_messages(0), lambda: 0)
         assert BlockedWriter.entered.wait(30)  # the writer holds its record: the queue is empty
         for i, size in enumerate(sizes):
-            request_log.log("Predict", lambda i=i: _predict_messages(i), size)
+            request_log.log("Predict", lambda i=i: _predict_messages(i), lambda size=size: size)
         assert request_log.dropped == dropped
     finally:
         BlockedWriter.release.set()
@@ -293,7 +293,7 @@ def test_files_rotate_by_size_and_none_is_seen_half_written(tmp_path):
     try:
         for i in range(200):
             request_log.log("Predict", lambda i=i: _predict_messages(i, padding=i % 50 * 10),
-                            100)
+                            lambda: 100)
             if i % 10 == 0:  # whatever is visible now is whole
                 for name in os.listdir(tmp_path):
                     if not name.startswith("."):
@@ -315,7 +315,7 @@ def test_a_file_is_completed_after_the_flush_interval_without_stopping(tmp_path)
                              log=lambda message: None)
     request_log.start()
     try:
-        request_log.log("Predict", lambda: _predict_messages(7), 100)
+        request_log.log("Predict", lambda: _predict_messages(7), lambda: 100)
         deadline = time.monotonic() + 30
         while not [n for n in os.listdir(tmp_path) if not n.startswith(".")]:
             assert time.monotonic() < deadline, os.listdir(tmp_path)
@@ -348,7 +348,7 @@ def test_a_file_is_completed_after_the_flush_interval_while_the_queue_stays_busy
     request_log.start()
     try:
         for i in range(40):
-            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
+            request_log.log("Predict", lambda i=i: _predict_messages(i), lambda: 100)
     finally:
         request_log.stop()
     assert len(os.listdir(tmp_path)) >= 5
@@ -366,7 +366,7 @@ def test_a_sampling_rate_of_0_3_logs_a_binomial_share(tmp_path, seed):
     request_log.start()
     try:
         for i in range(n):
-            request_log.log("Predict", lambda i=i: _predict_messages(i, padding=1), 100)
+            request_log.log("Predict", lambda i=i: _predict_messages(i, padding=1), lambda: 100)
     finally:
         request_log.stop()
     logs = read_log(tmp_path)
@@ -388,16 +388,16 @@ def test_a_removed_folder_is_reported_once_and_logging_goes_on(tmp_path):
     request_log.start()
     try:
         for i in range(3):
-            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
+            request_log.log("Predict", lambda i=i: _predict_messages(i), lambda: 100)
         _wait_for(lambda: request_log.written == 3)
         shutil.rmtree(folder)
         for i in range(3, 6):  # no file can be made
-            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
-        request_log.log("Predict", lambda: 1 / 0, 100)  # a record that cannot be built
+            request_log.log("Predict", lambda i=i: _predict_messages(i), lambda: 100)
+        request_log.log("Predict", lambda: 1 / 0, lambda: 100)  # a record that cannot be built
         _wait_for(lambda: request_log.dropped == 4)
         folder.mkdir()
         for i in range(6, 8):
-            request_log.log("Predict", lambda i=i: _predict_messages(i), 100)
+            request_log.log("Predict", lambda i=i: _predict_messages(i), lambda: 100)
     finally:
         request_log.stop()
     errors = [p for p in printed if "cannot" in p]

@@ -53,9 +53,9 @@ def _aborts_on_errors(method):
             if isinstance(request, _Undecodable):
                 raise request.error
             response = method(self, request, context)
-            if self._request_log is not None and method.__name__ in APIS:
+            if method.__name__ in APIS and self._request_log is not None:
                 self._request_log.log(method.__name__, lambda: (request, response),
-                                      request.ByteSize())
+                                      request.ByteSize)
             return response
         except ServingError as error:
             failure = error
@@ -120,7 +120,6 @@ class ModelService:
     def __init__(self, models: Models, metrics=None):
         self._models = models
         self._metrics = metrics
-        self._request_log = None
 
     @_aborts_on_errors
     def GetModelStatus(self, request, context):

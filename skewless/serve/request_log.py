@@ -125,14 +125,16 @@ class RequestLog:
     def start(self) -> None:
         self._thread.start()
 
-    def log(self, api: str, messages: Callable[[], tuple], size: int) -> None:
+    def log(self, api: str, messages: Callable[[], tuple], size: Callable[[], int]) -> None:
         """Log a request of ``api`` (Predict, Classify or Regress) answered OK, with
         probability ``sampling_rate``. ``messages()``, called later on the writing thread,
-        gives its (request, response) protos; ``size`` is the request's size in bytes, which
-        counts against ``queue_bytes`` until it is written. Never blocks, never raises."""
+        gives its (request, response) protos; ``size()``, called once the request is
+        sampled, its size in bytes, which counts against ``queue_bytes`` until it is
+        written. Never blocks, never raises."""
         try:
             if self._random.random() >= self.options.sampling_rate:
                 return
+            size = size()
             with self._counts:
                 if self._closed or self._queued_bytes + size > self.options.queue_bytes:
                     raise queue.Full

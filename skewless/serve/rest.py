@@ -338,7 +338,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise invalid(f"the body of {len(body)} bytes is shorter than its Content-Length "
                           f"{int(length)}")
-        self.body_bytes = len(body)  # what a request log entry of it holds, about
         return body
 
     def _route(self, method: str, body: bytes):
@@ -364,16 +363,14 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "/metadata":
             return _metadata_json(messages.metadata_response(spec.name, servable))
         request = _json_object(body, models.limits)
-        asked = model_pb2.ModelSpec()  # the model spec of the equivalent gRPC request
-        asked.CopyFrom(spec)
-        asked.signature_name = _signature_name(request)
-        signature = servable.signature(asked.signature_name)
+        signature = servable.signature(_signature_name(request))
+        log = self._request_logger(spec, _signature_name(request), len(body))
         if action == ":predict":
             inputs, row_format = json_convert.predict_inputs(
                 request, signature.definition.inputs,
                 lambda names: servable.check_input_names(signature, names), models.limits)
             outputs = servable.predict(signature, inputs)
-            self._log("Predict", lambda: (
+            log("Predict", lambda asked: (
                 messages.predict_request(asked, inputs),
                 messages.predict_response(spec.name, servable, signature.name, outputs)))
             return json_convert.predict_response(outputs, row_format)
@@ -382,23 +379,38 @@ class _Handler(BaseHTTPRequestHandler):
         examples = messages.serialized_examples(request_input, models.limits)
         if action == ":classify":
             classes, scores = servable.classify(signature, examples)
-            self._log("Classify", lambda: (
+            log("Classify", lambda asked: (
                 classification_pb2.ClassificationRequest(model_spec=asked, input=request_input),
                 messages.classification_response(spec.name, servable, signature.name,
                                                  classes, scores)))
             return json_convert.classify_response(classes, scores)
         values = servable.regress(signature, examples)
-        self._log("Regress", lambda: (
+        log("Regress", lambda asked: (
             regression_pb2.RegressionRequest(model_spec=asked, input=request_input),
             messages.regression_response(spec.name, servable, signature.name, values)))
         return json_convert.regress_response(values)
 
-    def _log(self, api: str, messages_of) -> None:
-        """Offer a request answered OK to the request log, if there is one: ``messages_of()``
-        gives the gRPC request it stands for and the gRPC response (see
-        ``request_log.RequestLog.log``)."""
-        if self.server.request_log is not None:
-            self.server.request_log.log(api, messages_of, self.body_bytes)
+    def _request_logger(self, spec, signature_name: str, body_bytes: int):
+        """``log(api, messages_of)``: offer a request answered OK to the request log, if
+        there is one. ``messages_of(asked)`` gives the gRPC request it stands for (whose
+        model spec is ``asked``) and the gRPC response (see ``request_log.RequestLog.log``);
+        it runs on the log's thread."""
+        request_log = self.server.request_log
+
+        def log(api: str, messages_of) -> None:
+            if request_log is not None:
+                request_log.log(api, lambda: messages_of(_asked(spec, signature_name)),
+                                lambda: body_bytes)
+
+        return log
+
+
+def _asked(spec: model_pb2.ModelSpec, signature_name: str) -> model_pb2.ModelSpec:
+    """The model spec of the gRPC request a REST request stands for."""
+    asked = model_pb2.ModelSpec()
+    asked.CopyFrom(spec)
+    asked.signature_name = signature_name
+    return asked
 
 
 _APIS = {None: "GetModelStatus", "/metadata": "GetModelMetadata", ":predict": "Predict",

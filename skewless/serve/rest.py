@@ -391,17 +391,13 @@ class _Handler(BaseHTTPRequestHandler):
         return json_convert.regress_response(values)
 
     def _request_logger(self, spec, signature_name: str, body_bytes: int):
-        """``log(api, messages_of)``: offer a request answered OK to the request log, if
-        there is one. ``messages_of(asked)`` gives the gRPC request it stands for (whose
-        model spec is ``asked``) and the gRPC response (see ``request_log.RequestLog.log``);
-        it runs on the log's thread."""
-        request_log = self.server.request_log
-
+        """``log(api, messages_of)``: offer a request answered OK to the request log, if any;
+        ``messages_of(asked)``, run on the log's thread, gives the gRPC request it stands for
+        (of model spec ``asked``) and the gRPC response (``request_log.RequestLog.log``)."""
         def log(api: str, messages_of) -> None:
-            if request_log is not None:
-                request_log.log(api, lambda: messages_of(_asked(spec, signature_name)),
-                                lambda: body_bytes)
-
+            if self.server.request_log is not None:
+                self.server.request_log.log(
+                    api, lambda: messages_of(_asked(spec, signature_name)), lambda: body_bytes)
         return log
 
 

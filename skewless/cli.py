@@ -356,7 +356,8 @@ def _analyze(args) -> int:
 
 def refuse_to_overwrite_inputs(output: str, args) -> None:
     """A SkewlessError when ``output`` is the command's spec, stats file or one of its data
-    files (``-o flights.feat`` would replace the spec with the output)."""
+    files (``-o flights.feat`` would replace the spec with the output), or is in its request
+    log folder."""
     inputs = [("the spec", args.spec)]
     if getattr(args, "stats", None):
         inputs.append(("the stats file", args.stats))
@@ -368,6 +369,11 @@ def refuse_to_overwrite_inputs(output: str, args) -> None:
         if same_file(output, path):
             raise SkewlessError(f"{output}: is {what} this command reads: writing it would "
                                 f"replace it; give another -o")
+    request_log = getattr(args, "request_log", None)
+    if request_log and same_file(os.path.dirname(os.path.abspath(output)), request_log):
+        raise SkewlessError(f"{output}: is in the request log folder {request_log} this "
+                            f"command reads, every file of which is read as a log: give "
+                            f"another -o")
 
 
 def same_file(a: str, b: str) -> bool:

@@ -39,10 +39,10 @@ def add_parser(commands) -> None:
     drift.add_argument("--stats", help="the analyzer constants (a stats file written by "
                                        "'skewless analyze'), needed with --data or "
                                        "--request-log when the spec has analyzers")
-    drift.add_argument("--threshold", nargs="+", default=[], metavar="NAME=VALUE",
+    drift.add_argument("--threshold", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                        help=f"a column's threshold: COLUMN=VALUE for its distance, "
                             f"COLUMN.MEASURE=VALUE for a measure of {', '.join(MEASURES)}")
-    drift.add_argument("--default-threshold", nargs="+", default=[], metavar="MEASURE=VALUE",
+    drift.add_argument("--default-threshold", nargs="+", action="extend", default=[], metavar="MEASURE=VALUE",
                        help="the threshold of a measure for every column without its own: "
                             + ", ".join(f"{k} (default {v})" for k, v in
                                         DEFAULT_THRESHOLDS.items()))

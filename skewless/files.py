@@ -122,11 +122,15 @@ def atomic_path(path: str, mode: Optional[int] = None):
     """The path of a new empty file, beside ``path``, for the block to write ``path``'s
     content to (by any writer, e.g. a ``tf.io.TFRecordWriter``): renamed to ``path`` when
     the block ends, removed if it raises. ``mode`` as in :func:`write_bytes_atomic`. An
-    OSError naming ``path`` when it is a folder or its folder cannot be made."""
+    OSError naming ``path`` when it is a folder or another file that is not a regular one,
+    or its folder cannot be made."""
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "is a folder: give the name of a file to write",
                                 path)
+    if os.path.exists(path) and not os.path.isfile(path):  # a device, a FIFO, a socket
+        raise OSError(errno.EINVAL, "is not a regular file (it would be replaced by one): "
+                      "give the name of a file to write", path)
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:  # a file where a folder of the path should be

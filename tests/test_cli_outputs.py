@@ -4,6 +4,7 @@ matches it). It stops before any work with exit status 1, the input untouched.""
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 
@@ -79,6 +80,7 @@ def written(tmp_path_factory):
                                                 y=[1.0]) for i in range(20)])
     (root / "folder").mkdir()
     (root / "plain").write_text("a file")
+    os.mkfifo(root / "fifo")  # not a regular file: replacing it would lose it
     names = {"spec": "t.feat", "data": "d.tfrecord", "stats": "t.stats.json",
              "profile": "t.profile.json"}
     paths = {key: str(root / name) for key, name in names.items()}
@@ -103,15 +105,16 @@ def _unwritable_commands(paths):
     }
 
 
-@pytest.mark.parametrize("target", ["folder", "plain/out.json"])
+@pytest.mark.parametrize("target", ["folder", "plain/out.json", "fifo"])
 @pytest.mark.parametrize("command", ["compile", "analyze", "stats", "drift json", "drift html",
                                      "graph"])
 def test_an_output_that_cannot_be_written_is_an_error_naming_it(written, capsys, command,
                                                                 target):
     root, paths = written
-    output = str(root / target) + (".dot" if command == "graph" and target != "folder" else "")
+    output = str(root / target) + (".dot" if command == "graph" and target == "plain/out.json" else "")
     status = cli.main(_unwritable_commands(paths)[command] + [output])
     err = capsys.readouterr().err
     assert status == 1, err
     assert "Traceback" not in err and output in err, err
     assert (root / "plain").read_text() == "a file" and not os.listdir(root / "folder")
+    assert stat.S_ISFIFO(os.stat(root / "fifo").st_mode)

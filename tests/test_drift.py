@@ -281,12 +281,23 @@ def test_thresholds_from_the_command_line(world, capsys):
     (["--threshold", "city.oov=0.1", "amount=0.1", "city.oov=0.2"],
      "--threshold: city.oov is given twice"),
     (["--default-threshold", "js=0.1", "js=0.2"], "--default-threshold: js is given twice"),
+    (["--threshold", "city=0.1", "--threshold", "city=0.2"], "--threshold: city is given twice"),
 ])
 def test_thresholds_that_mean_nothing_or_twice_are_refused(world, capsys, options, message):
     status = cli.main(["drift", world["spec"], "--baseline", world["baseline"], "--data",
                        world["data"]["same"][0], *options])
     err = capsys.readouterr().err
     assert status == 1 and message in err and "Traceback" not in err, err
+
+
+def test_thresholds_of_repeated_options_all_apply(world, capsys):
+    status, report, _ = _drift(world, "same", "--threshold", "amount=0.5", "--threshold",
+                               "city=0.25", "--default-threshold", "js=0.75",
+                               "--default-threshold", "linf=0.125", capsys=capsys)
+    thresholds = {name: column["measures"]["distance"]["threshold"]
+                  for (_, name), column in _by_name(report).items()}
+    assert (thresholds["amount"], thresholds["city"]) == (0.5, 0.25)
+    assert (thresholds["amount2"], thresholds["city_id"]) == (0.75, 0.125)
 
 
 def test_a_threshold_of_no_column_is_refused_before_the_data_is_read(world, capsys):

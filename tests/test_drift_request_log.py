@@ -271,3 +271,16 @@ def test_the_requests_of_one_model_are_profiled_from_a_log_of_several(trained, t
                      "--model-name", "flights", "-o", str(out)]) == 1
     assert "--model-name chooses the requests of a model in a request log" in \
         capsys.readouterr().err
+
+
+def test_an_output_in_the_request_log_folder_is_refused(trained, tmp_path, capsys):
+    folder = write_log(tmp_path / "log", [classify_entry(examples(rows(14, 5, filled=True)))])
+    kept = (folder / "requests-1.tfrecord").read_bytes()
+    for command in (["stats"], ["drift", "--baseline", trained["baseline"]]):
+        for output in ("requests-1.tfrecord", "new.json"):
+            status = cli.main([command[0], SPEC, *command[1:], "--stats", trained["stats"],
+                               "--request-log", str(folder), "-o", str(folder / output)])
+            err = capsys.readouterr().err
+            assert status == 1 and "is in the request log folder" in err, err
+    assert sorted(p.name for p in folder.iterdir()) == ["requests-1.tfrecord"]
+    assert (folder / "requests-1.tfrecord").read_bytes() == kept

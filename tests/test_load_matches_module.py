@@ -99,6 +99,38 @@ def test_load_and_the_generated_module_agree(tmp_path_factory):
     agree()
 
 
+def float_constants(value):
+    """The floats in a node's constant (a number, or a list at any depth)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from float_constants(item)
+    elif isinstance(value, float):
+        yield value
+
+
+@settings(max_examples=BUDGET.form_specs, database=None)
+@given(spec_sources())
+def test_no_float_constant_of_a_compiled_spec_is_subnormal_in_float32(text):
+    """A float literal that is subnormal in float32, wherever it is written (an operand, a
+    function's constant argument, a list item), compiles to a zero of its sign: whether a
+    kernel flushes a subnormal constant depends on the thread it runs on, so only zero is
+    the same on every path."""
+    graph = skewless.check_source(text, "generated.feat")
+    for node in graph.nodes:
+        for name, value in node.consts:
+            for number in float_constants(value):
+                assert number == 0 or not abs(number) < SMALLEST_NORMAL, (node.op, name, number)
+
+
+def test_a_subnormal_constant_argument_compiles_to_a_zero_of_its_sign():
+    """The first case the property above stands for: the default of a reduction."""
+    graph = skewless.check_source("input v: float32[]\nfeature m = max(v, default=-1e-41)\n"
+                                  "feature i = count(v | bucketize([1e-45, 1.0]))\n", "pinned.feat")
+    constants = {name: value for node in graph.nodes for name, value in node.consts}
+    assert math.copysign(1, constants["default"]) == -1 and constants["default"] == 0
+    assert list(constants["boundaries"]) == [0.0, 1.0]
+
+
 # ---- the forms the generator must reach -------------------------------------------------------
 
 LITERAL_FORMS = {

@@ -464,6 +464,27 @@ def test_subnormal_defaults_and_literals_are_the_same_on_every_path(tmp_path):
     assert b == 0.0 and np.signbit(b)  # the literal became -0.0
 
 
+@pytest.mark.parametrize("start, size", [(0, 0), (1, 2), (-1, 1), (-9, 30)])
+def test_substr_traces_within_a_function_of_a_batch_of_known_size(tmp_path, start, size):
+    """Found by the generated specs: inside a tf.function whose raw batch has a static size,
+    Python knew the padded value's shape ([1, 1]) while the shared transform, instantiated,
+    did not ([?, 1]); Substr wants its positions and lengths with equal static shapes."""
+    features = load_text("input a: string[]\ninput s: string\ninput f: string[2]\n"
+                         f"feature p = substr(pad(a, length=1), start={start}, len={size})\n"
+                         f"feature q = substr(s, start={start}, len={size})\n"
+                         f"feature r = substr(f, start={start}, len={size})\n", tmp_path)
+    words = ["", "é", "abc"]
+    for rows in (1, 3):
+        raw = {"a": tf.ragged.constant([words[:i] for i in range(rows)], dtype=tf.string),
+               "s": tf.constant(words[:rows]), "f": tf.constant([["ab", "çd"]] * rows)}
+        out = tf.function(features.transform_features, autograph=False)(raw)
+        assert out["p"].numpy().tolist() == [[(w[0] if w else "")[start:][:size].encode()]
+                                             for w in (words[:i] for i in range(rows))]
+        assert out["q"].numpy().tolist() == [w[start:][:size].encode() for w in words[:rows]]
+        assert out["r"].numpy().tolist() == [[w[start:][:size].encode() for w in ("ab", "çd")]
+                                             ] * rows
+
+
 def test_a_reduction_of_dense_over_a_mapped_sparse_column(tmp_path):
     """Found by the generated specs: mapping a sparse value lost its static width, and the
     reduction over dense() could not trace."""

@@ -110,7 +110,7 @@ def _default(column: ast.Column, shape: Shape, errors: Collector):
             errors.error(where, f"default {item!r} is not {article} {column.type.dtype}")
             return None
     if column.type.dtype == "float32":
-        items = [float32_literal(float(v)) for v in items]
+        items = [float(v) for v in items]  # literal_value flushed the subnormal floats
     if column.type.dtype == "bool":
         items = [int(v) for v in items]
     if len(items) == 1 and not isinstance(value, list):
@@ -147,9 +147,10 @@ def _nesting_fits(default: ast.ListLit, shape: Shape, errors: Collector) -> bool
 
 
 def literal_value(expr):
-    """The Python value of a literal expression, or None when it is not a literal."""
+    """The Python value of a literal expression as the compiled code holds it (a float
+    through :func:`float32_literal`), or None when it is not a literal."""
     if isinstance(expr, ast.Literal):
-        return expr.value
+        return float32_literal(expr.value) if isinstance(expr.value, float) else expr.value
     if isinstance(expr, ast.ListLit):
         values = [literal_value(item) for item in expr.items]
         return None if any(v is None for v in values) else values

@@ -19,7 +19,7 @@ from ..errors import Collector, source_lines
 from ..ir import COLUMN, CONST, Graph, Node, freeze
 from ..ops.registry import ArgError, Args, Op, all_ops, lookup
 from ..types import CONST as CONST_SHAPE
-from ..types import DTYPES, MAX_ELEMENTS, MAX_RANK, Type, float32_literal
+from ..types import DTYPES, MAX_ELEMENTS, MAX_RANK, Type
 from .columns import int64_overflow, literal_value
 from .names import Scope, suggest
 
@@ -102,14 +102,14 @@ class Lowering:
         return self.graph.add(Node(COLUMN, (), (("name", column.name),), column.type))
 
     def _literal(self, node: ast.Literal) -> int:
-        value = node.value
+        value = literal_value(node)
         if isinstance(value, bool):
             dtype = "bool"
         elif isinstance(value, int):
             dtype = "int64"
             self._need_int64(value, node.pos)
         elif isinstance(value, float):
-            dtype, value = "float32", float32_literal(value)
+            dtype = "float32"
         else:
             dtype = "string"
         return self.graph.add(Node(CONST, (), (("value", value),), Type(dtype, CONST_SHAPE)))

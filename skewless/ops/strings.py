@@ -94,7 +94,11 @@ def substr(x, start, len):  # noqa: A002 (the language's parameter name)
         pos = tf.minimum(count, min(start, _POSITION_LIMIT))
     else:
         pos = tf.maximum(count + max(start, -_POSITION_LIMIT), 0)
-    size = tf.fill(tf.shape(pos), tf.constant(min(len, _POSITION_LIMIT), tf.int64))
+    # Substr's shape function wants pos and len with equal static dimensions, also when a
+    # function holding it is instantiated, where a dimension Python knew may be unknown:
+    # tf.zeros_like or tf.fill would make len a constant of Python's shape, the raw op keeps
+    # len's shape pos's at every stage
+    size = tf.raw_ops.ZerosLike(x=pos) + tf.constant(min(len, _POSITION_LIMIT), tf.int64)
     return tf.strings.substr(x, pos, size, unit="UTF8_CHAR")
 
 

@@ -65,6 +65,42 @@ def test_computed_constants_pass_the_rules_of_hand_written_ones(name, dtype, dat
     assert constants_error(op, {"x": t.Type(dtype, t.SCALAR)}, {**consts, **result}) is None, result
 
 
+@pytest.mark.parametrize("name, dtype", CASES)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_constants_do_not_depend_on_the_order_or_the_batches_of_the_values(name, dtype, data):
+    """The same values in another order, cut into other batches whose accumulators are
+    merged in any order (as the engines and Beam's workers do), give the same constants, bit
+    for bit: 0.0 and -0.0 too, which are equal, so a minimum or a quantile could give either."""
+    op = ANALYZERS[name]
+    values, numpy_dtype = VALUES[dtype]
+    consts = _knobs(op, data.draw(st.integers(2, 10), label="knob"))
+    # values from a small pool, so that equal values (0.0 and -0.0 among them) are common
+    pool = data.draw(st.lists(values, min_size=1, max_size=3), label="pool")
+    pool += [0.0, -0.0] if dtype == "float32" else []
+    flat = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=30), label="values")
+    shuffled = data.draw(st.permutations(flat), label="shuffled")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(flat)), max_size=4), label="cuts"))
+    pieces = [shuffled[start:end] for start, end in zip([0, *cuts], [*cuts, len(flat)])]
+
+    def constants(batches):
+        accumulators = []
+        for batch in batches:
+            accumulator = op.analyzer.accumulator(consts)
+            accumulator.add(np.array(batch, dtype=numpy_dtype))
+            accumulators.append(accumulator)
+        merged = accumulators[0]
+        for other in accumulators[1:]:
+            merged = merged.merge(other)
+        try:
+            return repr(merged.result())  # repr tells 0.0 from -0.0
+        except ValueError as exc:
+            return str(exc)
+
+    merge_order = data.draw(st.permutations(pieces), label="merge order")
+    assert constants(merge_order) == constants([flat])
+
+
 def test_non_finite_values_cannot_be_written_by_hand():
     zscore, minmax = ANALYZERS["zscore"], ANALYZERS["minmax"]
     x = {"x": t.Type("float32", t.SCALAR)}

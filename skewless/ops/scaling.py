@@ -25,8 +25,9 @@ class Accumulator:
     returns self), ``result()`` gives the constants. Non-finite float values are skipped,
     by every analyzer alike: NaN values are counted in ``nan_count``, ±inf in
     ``inf_count``; ``count`` is the number of values kept. So constants are always finite
-    numbers, which the type rules accept. Subclasses implement ``_add``, ``_merge`` and
-    ``_result``."""
+    numbers, which the type rules accept. -0.0 is taken as 0.0: the two are equal, so which
+    one a minimum, a quantile or a sum of zeros gave would depend on the order of the data.
+    Subclasses implement ``_add``, ``_merge`` and ``_result``."""
 
     op = "analyzer"
     what = "its constants"
@@ -45,6 +46,7 @@ class Accumulator:
                 self.nan_count += nan
                 self.inf_count += int(values.size - finite.sum()) - nan
                 values = values[finite]
+            values = values + values.dtype.type(0)  # -0.0 becomes 0.0 (IEEE 754: -0 + 0 = +0)
         if values.size:
             self.count += int(values.size)
             self._add(values)

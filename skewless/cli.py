@@ -8,7 +8,6 @@ import argparse
 import difflib
 import functools
 import importlib
-import logging
 import os
 import pathlib
 import sys
@@ -279,6 +278,8 @@ def runner_argument(parser, work: str = "analyzers run over --data") -> None:
 def beam_engine(module: str):
     """A Beam engine's module (``skewless.analyze.beam``, ``skewless.profile.beam``),
     imported quietly; a SkewlessError saying how to install Apache Beam when it is not."""
+    import logging
+
     lazy.import_tensorflow()
     logging.disable(logging.WARNING)  # Beam warns on import about Google Cloud clients
     try:

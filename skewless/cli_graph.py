@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-from .describe import describe
 from .errors import SkewlessError
 
 
@@ -26,6 +25,7 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     from . import drawing
+    from .describe import describe
     from .cli import refuse_to_overwrite_inputs
     from .files import remove_stale_temporaries, write_bytes_atomic
 

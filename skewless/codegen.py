@@ -13,8 +13,9 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
-from . import ops, runtime
+from . import ops
 from .ops import categorical
+from .ops.common import constant, read_column
 from .files import asset_name
 from .ir import Graph
 from .plan import Step, step_of as _step_of, steps, table_steps
@@ -63,11 +64,17 @@ def render(value) -> str:
     return repr(value)
 
 
+# the functions a generated module reaches through skewless.runtime, which re-exports them
+# (importing runtime here would make compiling import what reading data needs)
+_RUNTIME_EXPORTS = {fn.__name__: fn for fn in (constant, read_column)}
+
+
 def _callee(fn) -> str:
     """Where the generated module reaches a function: ``_rt.`` or ``_ops.``."""
-    for prefix, module in (("_rt", runtime), ("_ops", ops)):
-        if getattr(module, fn.__name__, None) is fn:
-            return f"{prefix}.{fn.__name__}"
+    if _RUNTIME_EXPORTS.get(fn.__name__) is fn:
+        return f"_rt.{fn.__name__}"
+    if getattr(ops, fn.__name__, None) is fn:
+        return f"_ops.{fn.__name__}"
     raise ValueError(f"{fn.__name__} is not exported by skewless.ops or skewless.runtime")
 
 
@@ -230,7 +237,7 @@ def _call(step: Step, names: _Names, tables: dict) -> str:
         args.insert(0, "raw")
     if step.table:
         args.append(f"table={tables[step.node_id]}")
-    if step.fn is runtime.constant:
+    if step.fn is constant:
         return f"{_callee(step.fn)}({render(step.kwargs['value'])}, {quote(step.kwargs['dtype'])})"
     args += [f"{k}={render(v)}" for k, v in step.kwargs.items()]
     return f"{_callee(step.fn)}({', '.join(args)})"

@@ -16,7 +16,6 @@ import hashlib
 import os
 import re
 import secrets
-import socket
 from typing import Optional
 
 from .ast import Pos
@@ -29,15 +28,25 @@ TEMPORARY = ".tmp-"  # + owner_tag() + "-" + random hex digits: a file being wri
 
 def owner_tag() -> str:
     """``PID@HOST`` of this process, for the names of what it writes under a temporary name."""
-    return f"{os.getpid()}@{socket.gethostname()}"
+    return f"{os.getpid()}@{_host()}"
 
 
 def left_by_dead_process(name: str, prefix: str) -> bool:
     """Whether ``name`` is ``prefix + owner_tag() + "-" + hex digits`` of a process of this
     host that no longer runs (another host's processes cannot be known: False)."""
     found = re.fullmatch(re.escape(prefix) + r"(?P<pid>[0-9]+)@(?P<host>.+)-[0-9a-f]+", name)
-    return bool(found) and found["host"] == socket.gethostname() and not _running(
+    return bool(found) and found["host"] == _host() and not _running(
         int(found["pid"]))
+
+
+def _host() -> str:
+    """This host's name as ``socket.gethostname()`` gives it: on POSIX the node name of
+    ``uname(2)``, read without importing socket (every command that writes calls this)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def _running(pid: int) -> bool:

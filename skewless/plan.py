@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .ir import COLUMN, CONST, Graph
-from .ops.common import constant
-from .runtime import read_column
+from .ops.common import constant, read_column
 
 
 @dataclass(frozen=True)

@@ -14,21 +14,11 @@ from . import distribute
 from .csv_records import batch_reader
 from .files import verified_asset
 from .ir import ColumnSpec
-from .ops.common import constant
+from .ops.common import constant, read_column
 from .records import list_files, source_dataset
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
 __all__ = ["Features", "ColumnSpec", "Shape", "Type", "asset_path", "constant", "read_column"]
-
-
-def read_column(raw: dict, name: str, dtype: str):
-    """A raw column as the transform sees it: bool columns are stored as int64 0/1."""
-    value = raw[name]
-    if dtype == "bool":
-        if isinstance(value, tf.RaggedTensor):
-            return value.with_flat_values(tf.not_equal(value.flat_values, 0))
-        return tf.not_equal(value, tf.zeros([], value.dtype))
-    return value
 
 
 def asset_path(module_file: str, relative: str, sha256: Optional[str] = None) -> str:

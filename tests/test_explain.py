@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 
 from skewless.cli import main
-from skewless.cli_explain import to_json
+from skewless.explain import to_json
 from skewless.describe import describe
 from skewless.testing import spec_sources
 from skewless_test_helpers import FLIGHTS, example, write_records

@@ -90,6 +90,16 @@ def widen(*values):
     return values
 
 
+def read_column(raw: dict, name: str, dtype: str):
+    """A raw column as the transform sees it: bool columns are stored as int64 0/1."""
+    value = raw[name]
+    if dtype == "bool":
+        if isinstance(value, tf.RaggedTensor):
+            return value.with_flat_values(tf.not_equal(value.flat_values, 0))
+        return tf.not_equal(value, tf.zeros([], value.dtype))
+    return value
+
+
 def constant(value, dtype: str):
     """A literal of the language as a rank-0 tensor."""
     if dtype == "bool":

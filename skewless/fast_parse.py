@@ -31,20 +31,22 @@ from .types import beyond_float32, rounds_to_zero_in_float32
 MAX_DEPTH = 24  # brackets open at once; deeper statements are left to lark
 
 _TOKEN = re.compile(r"""
-    (?P<space>[ \t\f\r\n]+)
-  | (?P<comment>\#[^\n]*)
+    [ \t\f\r\n]*  # the space before a token, or before the end
+    (?:(?P<comment>\#[^\n]*)
   | (?P<FLOAT>[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?
               |[0-9]+[eE][+-]?[0-9]+)
   | (?P<INT>[0-9]+)
   | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<STRING>"[^"\\\n]*(?:\\.[^"\\\n]*)*")
   | (?P<PUNCT>//|==|!=|<=|>=|[-+*/%<>|=:,()\[\]])
+  | $)
 """, re.VERBOSE)
-_COMPARE = frozenset({"==", "!=", "<=", ">=", "<", ">"})
-_MUL = frozenset({"*", "/", "//", "%"})
-_ADD = frozenset({"+", "-"})
-_AND = frozenset({"and"})
-_OR = frozenset({"or"})
+# precedence levels, loosest first; `not` is a prefix between `and` and the comparisons
+_OR, _AND, _NOT, _COMPARISON, _SUM, _PRODUCT = range(1, 7)
+_LEVEL = {("NAME", "or"): _OR, ("NAME", "and"): _AND, ("NAME", "in"): _COMPARISON,
+          **{("PUNCT", op): _COMPARISON for op in ("==", "!=", "<=", ">=", "<", ">")},
+          ("PUNCT", "+"): _SUM, ("PUNCT", "-"): _SUM,
+          **{("PUNCT", op): _PRODUCT for op in ("*", "/", "//", "%")}}
 _COLUMN_KINDS = frozenset({"input", "label", "weight"})
 
 
@@ -53,13 +55,25 @@ class _GiveUp(Exception):
 
 
 class _Token:
-    __slots__ = ("kind", "text", "pos")
+    """A token and where it is; its ``ast.Pos`` is made only when a node takes it (most
+    tokens only bound a span, which ``_span`` reads from the token itself)."""
 
-    def __init__(self, kind: str, text: str, pos: ast.Pos):
-        self.kind, self.text, self.pos = kind, text, pos
+    __slots__ = ("kind", "text", "line", "column", "end_column")
+
+    def __init__(self, kind: str, text: str, line: int, column: int, end_column: int):
+        self.kind, self.text = kind, text
+        self.line, self.column, self.end_column = line, column, end_column
+
+    @property
+    def end_line(self) -> int:
+        return self.line
+
+    @property
+    def pos(self) -> ast.Pos:
+        return ast.Pos(self.line, self.column, self.line, self.end_column)
 
 
-_END = _Token("END", "", ast.Pos(0, 0))
+_END = _Token("END", "", 0, 0, 0)
 
 
 def parse_statement(text: str, first_line: int):
@@ -73,7 +87,7 @@ def parse_statement(text: str, first_line: int):
 
 
 def _tokens(text: str, first_line: int) -> list:
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)] if "\n" in text else None
     tokens = []
     at, end = 0, len(text)
     match = _TOKEN.match
@@ -82,18 +96,22 @@ def _tokens(text: str, first_line: int) -> list:
         if found is None:
             raise _GiveUp
         kind = found.lastgroup
-        start, at = at, found.end()
-        if kind == "space" or kind == "comment":
+        at = found.end()
+        if kind is None or kind == "comment":  # only space was left, or a comment
             continue
-        index = bisect.bisect_right(line_starts, start) - 1
-        column = start - line_starts[index] + 1
-        line = first_line + index
-        tokens.append(_Token(kind, found[0], ast.Pos(line, column, line, column + at - start)))
+        start = found.start(kind)
+        if line_starts is None:  # a statement on one line
+            line, column = first_line, start + 1
+        else:
+            index = bisect.bisect_right(line_starts, start) - 1
+            line, column = first_line + index, start - line_starts[index] + 1
+        tokens.append(_Token(kind, found[kind], line, column, column + at - start))
     tokens.append(_END)
     return tokens
 
 
-def _span(first: ast.Pos, last: ast.Pos) -> ast.Pos:
+def _span(first, last) -> ast.Pos:
+    """From the start of ``first`` to the end of ``last`` (each an ``ast.Pos`` or a token)."""
     return ast.Pos(first.line, first.column, last.end_line, last.end_column)
 
 
@@ -148,22 +166,22 @@ class _Parser:
         word = keyword.text
         if word == "spec":
             name = self.name()
-            result = (name.text, _span(keyword.pos, name.pos))
+            result = (name.text, _span(keyword, name))
         elif word in _COLUMN_KINDS:
             result = self.column(keyword)
         elif word in ("let", "target"):
             name = self.name()
             self.expect("=")
             expr, extent = self.expr()
-            result = ast.Definition(word, name.text, expr, _span(keyword.pos, extent), name.pos)
+            result = ast.Definition(word, name.text, expr, _span(keyword, extent), name.pos)
         elif word == "feature":
             name = self.name()
             if self.at_punct("="):
                 self.take()
                 expr, extent = self.expr()
             else:
-                expr, extent = ast.Name(name.text, name.pos), name.pos
-            result = ast.Definition("feature", name.text, expr, _span(keyword.pos, extent),
+                expr, extent = ast.Name(name.text, name.pos), name
+            result = ast.Definition("feature", name.text, expr, _span(keyword, extent),
                                     name.pos)
         else:
             raise _GiveUp
@@ -176,7 +194,7 @@ class _Parser:
         self.expect(":")
         sparse = self.take() if self.at_word("sparse") else None
         dtype = self.name()
-        dims, last = None, dtype.pos
+        dims, last = None, dtype
         if self.at_punct("["):
             self.take()
             found = []
@@ -185,7 +203,7 @@ class _Parser:
                 while self.at_punct(","):
                     self.take()
                     found.append(self.integer(self.take()))
-            dims, last = tuple(found), self.expect("]").pos
+            dims, last = tuple(found), self.expect("]")
         keys = None
         if self.at_word("from"):
             self.take()
@@ -193,14 +211,14 @@ class _Parser:
             index_key = self.name()
             self.expect(",")
             value_key = self.name()
-            keys, last = (index_key.text, value_key.text), self.expect(")").pos
+            keys, last = (index_key.text, value_key.text), self.expect(")")
         type_decl = ast.TypeDecl(dtype.text, dims, sparse is not None, keys,
-                                 _span((sparse or dtype).pos, last))
+                                 _span(sparse or dtype, last))
         default, end = None, type_decl.pos
         if self.at_punct("="):
             self.take()
             default, end = self.expr()
-        return ast.Column(kind.text, name.text, type_decl, default, _span(kind.pos, end),
+        return ast.Column(kind.text, name.text, type_decl, default, _span(kind, end),
                           name.pos)
 
     def integer(self, token: _Token) -> int:
@@ -214,74 +232,56 @@ class _Parser:
     # ---- expressions, loosest first ----
 
     def expr(self):
-        value, extent = self.or_expr()
+        value, extent = self.binary(_OR)
         while self.at_punct("|"):
             self.take()
             name = self.name()
-            args, keywords, last = (), (), name.pos
+            args, keywords, last = (), (), name
             if self.at_punct("("):
                 args, keywords, last = self.arguments()
-            stage = _span(name.pos, last)
+            stage = _span(name, last)
             value = ast.Call(name.text, (value,) + args, keywords, stage, piped=True)
             extent = _span(extent, stage)
         return value, extent
 
-    def or_expr(self):
-        return self.chain(self.and_expr, "NAME", _OR)
-
-    def and_expr(self):
-        return self.chain(self.not_expr, "NAME", _AND)
-
-    def not_expr(self):
-        nots = []
-        while self.at_word("not"):
-            nots.append(self.take())
-        value, extent = self.comparison()
-        for keyword in reversed(nots):
-            extent = _span(keyword.pos, extent)
-            value = ast.UnaryOp("not", value, extent)
-        return value, extent
-
-    def comparison(self):
-        left, extent = self.sum()
-        token = self.peek()
-        if token.kind == "PUNCT" and token.text in _COMPARE:
-            self.take()
-            right, right_extent = self.sum()
-            extent = _span(extent, right_extent)
-            left = ast.BinOp(token.text, left, right, extent)
-        elif token.kind == "NAME" and token.text == "in":
-            self.take()
-            if not self.at_punct("["):
-                raise _GiveUp
-            items, items_extent = self.list_literal()
-            extent = _span(extent, items_extent)
-            left = ast.InList(left, items, extent)
+    def binary(self, loosest: int):
+        """An operand and the binary operators that follow it, by precedence climbing: only
+        operators of precedence ``loosest`` or tighter (``_LEVEL``: or, and, not, the
+        comparisons, sums, products), left to right within a level. What the grammar's one
+        rule per level gives, with a call per operator instead of one per level."""
+        if loosest <= _NOT and self.at_word("not"):
+            nots = []
+            while self.at_word("not"):
+                nots.append(self.take())
+            value, extent = self.binary(_COMPARISON)
+            for keyword in reversed(nots):
+                extent = _span(keyword, extent)
+                value = ast.UnaryOp("not", value, extent)
         else:
-            return left, extent
-        after = self.peek()
-        if (after.kind == "PUNCT" and after.text in _COMPARE) or (
-                after.kind == "NAME" and after.text == "in"):
-            raise _GiveUp  # comparisons do not chain
-        return left, extent
-
-    def sum(self):
-        return self.chain(self.product, "PUNCT", _ADD)
-
-    def product(self):
-        return self.chain(self.unary, "PUNCT", _MUL)
-
-    def chain(self, operand, kind: str, operators: frozenset):
-        """``operand (operator operand)*`` of one precedence level, left to right."""
-        left, extent = operand()
+            value, extent = self.unary()
         while True:
             token = self.peek()
-            if token.kind != kind or token.text not in operators:
-                return left, extent
+            level = _LEVEL.get((token.kind, token.text))
+            if level is None or level < loosest:
+                return value, extent
             self.take()
-            right, right_extent = operand()
-            extent = _span(extent, right_extent)
-            left = ast.BinOp(token.text, left, right, extent)
+            if level != _COMPARISON:
+                right, right_extent = self.binary(level + 1)
+                extent = _span(extent, right_extent)
+                value = ast.BinOp(token.text, value, right, extent)
+                continue
+            if token.text == "in":
+                if not self.at_punct("["):
+                    raise _GiveUp
+                items, items_extent = self.list_literal()
+                extent = _span(extent, items_extent)
+                value = ast.InList(value, items, extent)
+            else:
+                right, right_extent = self.binary(_COMPARISON + 1)
+                extent = _span(extent, right_extent)
+                value = ast.BinOp(token.text, value, right, extent)
+            if _LEVEL.get((self.peek().kind, self.peek().text)) == _COMPARISON:
+                raise _GiveUp  # comparisons do not chain
 
     def unary(self):
         minuses = []
@@ -289,7 +289,7 @@ class _Parser:
             minuses.append(self.take())
         value, extent = self.primary()
         for minus in reversed(minuses):
-            extent = _span(minus.pos, extent)
+            extent = _span(minus, extent)
             if isinstance(value, ast.Literal) and isinstance(value.value, (int, float)) \
                     and not isinstance(value.value, bool):
                 value = ast.Literal(-value.value, extent)
@@ -302,23 +302,23 @@ class _Parser:
         kind, text = token.kind, token.text
         if kind == "NAME":
             if text == "true" or text == "false":
-                return ast.Literal(text == "true", token.pos), token.pos
+                return ast.Literal(text == "true", token.pos), token
             if text in self.float_names:
-                return ast.Literal(self.float_names[text], token.pos), token.pos
+                return ast.Literal(self.float_names[text], token.pos), token
             if text in self.keywords:
                 raise _GiveUp
             if self.at_punct("("):
                 args, keywords, close = self.arguments()
-                pos = _span(token.pos, close)
+                pos = _span(token, close)
                 return ast.Call(text, args, keywords, pos), pos
-            return ast.Name(text, token.pos), token.pos
+            return ast.Name(text, token.pos), token
         if kind == "INT":
-            return ast.Literal(self.integer(token), token.pos), token.pos
+            return ast.Literal(self.integer(token), token.pos), token
         if kind == "FLOAT":
-            return ast.Literal(self.floating(token), token.pos), token.pos
+            return ast.Literal(self.floating(token), token.pos), token
         if kind == "STRING":
             try:
-                return ast.Literal(self.unescape(text), token.pos), token.pos
+                return ast.Literal(self.unescape(text), token.pos), token
             except (ValueError, IndexError):
                 raise _GiveUp from None
         if kind == "PUNCT" and text == "[":
@@ -329,7 +329,7 @@ class _Parser:
             value, _ = self.expr()
             close = self.expect(")")
             self.depth -= 1
-            return value, _span(token.pos, close.pos)
+            return value, _span(token, close)
         raise _GiveUp
 
     def floating(self, token: _Token) -> float:
@@ -353,7 +353,7 @@ class _Parser:
             self.take()
         close = self.expect("]")
         self.depth -= 1
-        pos = _span(open_.pos, close.pos)
+        pos = _span(open_, close)
         return ast.ListLit(tuple(items), pos), pos
 
     def arguments(self):
@@ -369,7 +369,7 @@ class _Parser:
                 name = self.name()
                 self.take()
                 value, extent = self.expr()
-                keywords.append(ast.Keyword(name.text, value, _span(name.pos, extent)))
+                keywords.append(ast.Keyword(name.text, value, _span(name, extent)))
             elif keywords:
                 raise _GiveUp  # a positional argument after a keyword argument
             else:
@@ -379,7 +379,7 @@ class _Parser:
             self.take()
         close = self.expect(")")
         self.depth -= 1
-        return tuple(args), tuple(keywords), close.pos
+        return tuple(args), tuple(keywords), close
 
     def enter(self) -> None:
         self.depth += 1

@@ -1,6 +1,7 @@
 """Errors users see: positioned diagnostics for specs, and data errors naming file and record."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from .ast import Pos
@@ -28,11 +29,26 @@ class Diagnostic:
         if not 1 <= self.pos.line <= len(lines):
             return head
         text = lines[self.pos.line - 1].expandtabs(1)
-        width = 1
+        start = self.pos.column - 1
+        end = start + 1
         if self.pos.end_line == self.pos.line and self.pos.end_column > self.pos.column:
-            width = self.pos.end_column - self.pos.column
-        caret = " " * (self.pos.column - 1) + "^" + "~" * (width - 1)
+            end = self.pos.end_column - 1
+        width = max(1, display_width(text[start:end]))
+        caret = " " * display_width(text[:start]) + "^" + "~" * (width - 1)
         return f"{head}\n    {text}\n    {caret}"
+
+
+def display_width(text: str) -> int:
+    """How many terminal cells ``text`` takes: 2 for a wide or fullwidth character (Unicode's
+    East Asian Width W or F: CJK, most emoji), 0 for a combining mark or a format character
+    (accents written apart, zero-width joiners), 1 for the others, as terminals and rustc's
+    diagnostics count them."""
+    cells = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        cells += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return cells
 
 
 class SkewlessError(Exception):

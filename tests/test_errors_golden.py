@@ -98,3 +98,20 @@ def test_spec_that_is_not_utf8(tmp_path, monkeypatch, capsys):
         "             ^\n"
         "1 error\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latin1.feat"]
+
+
+@pytest.mark.parametrize("text, cells", [
+    ("abc", 3), ("", 0),
+    ("重要", 4),              # CJK: wide
+    ("ＡＢ", 4),              # fullwidth Latin
+    ("e\u0301", 1),          # e and a combining acute accent
+    ("\u00e9", 1),           # é written as one character
+    ("a\u200db", 2),         # a zero-width joiner between letters
+    ("\U0001F44D", 2),       # an emoji
+    ("ｶﾀ", 2),               # halfwidth katakana: narrow
+])
+def test_the_caret_counts_terminal_cells(text, cells):
+    """The caret of a message stands under its token however wide the characters before it
+    are: the cells a terminal gives each character, counted by hand here."""
+    from skewless.errors import display_width
+    assert display_width(text) == cells

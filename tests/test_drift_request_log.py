@@ -271,6 +271,11 @@ def test_the_requests_of_one_model_are_profiled_from_a_log_of_several(trained, t
                      "--model-name", "flights", "-o", str(out)]) == 1
     assert "--model-name chooses the requests of a model in a request log" in \
         capsys.readouterr().err
+    assert cli.main(["stats", SPEC, "--stats", trained["stats"], "--request-log", str(folder),
+                     "--model-name", "flight", "-o", str(out)]) == 1  # a model it lacks
+    err = capsys.readouterr().err
+    assert ("no request of model 'flight' in the request log; it holds requests of 'flights', "
+            "'other': give one of them to --model-name") in err and "Traceback" not in err
 
 
 def test_an_output_in_the_request_log_folder_is_refused(trained, tmp_path, capsys):

@@ -75,6 +75,8 @@ class _Reader:
         from ..signatures import predict_input_specs
 
         self.model_name, self.chosen = model_name, model_name is not None
+        self.other_models: set = set()  # with --model-name: the models of the records left out
+        self.matched = 0  # the records of the model profiled
         self.spec_name = graph.spec_name
         self.columns = graph.serving_columns
         self.raw_inputs = predict_input_specs(self.columns)
@@ -96,6 +98,10 @@ class _Reader:
                 records, names, errors = [], [], []
         if records or errors:
             yield (*as_tensors(records, names), errors)
+        if self.chosen and not self.matched and self.other_models:
+            raise DataError(f"no request of model {self.model_name!r} in the request log; it "
+                            f"holds requests of {', '.join(map(repr, sorted(self.other_models)))}"
+                            f": give one of them to --model-name")
 
     def _examples(self, record: bytes) -> list:
         from tensorflow_serving.apis import prediction_log_pb2
@@ -118,10 +124,12 @@ class _Reader:
             self.model_name = model  # the first request's
         if model != self.model_name:
             if self.chosen:
+                self.other_models.add(model)
                 return []
             raise _Unreadable(f"a request of model {model!r}, where the log's first is of "
                               f"model {self.model_name!r}: give --model-name to profile the "
                               f"requests of one model")
+        self.matched += 1
         if kind != "predict_log":
             return examples_of(getattr(entry, kind).request.input)
         inputs = entry.predict_log.request.inputs

@@ -52,10 +52,31 @@ def report_cases():
     return report
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, a worker hands its case counts to the controller, which prints them."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["skewless_cases"] = {"reported": dict(_CASES),
+                                    "properties": {k: list(v) for k, v in CASES.items()}}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller adds up the counts of each worker as it ends."""
+    counts = getattr(node, "workeroutput", {}).get("skewless_cases")
+    if not counts:
+        return
+    for name, count in counts["reported"].items():
+        _CASES[name] = _CASES.get(name, 0) + count
+    for name, (cases, specs) in counts["properties"].items():
+        CASES[name][0] += cases
+        CASES[name][1] += specs
+
+
 def pytest_terminal_summary(terminalreporter):
     """Cases per generated-input test, printed even under -q, where hypothesis prints no
     statistics: those counted with ``report_cases``, and the skew properties' (a case: one
-    generated spec with one batch of generated records)."""
+    generated spec with one batch of generated records), every worker's added up."""
     if _CASES:
         terminalreporter.write_sep("-", "generated cases")
         for name, count in sorted(_CASES.items()):

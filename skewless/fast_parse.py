@@ -280,8 +280,8 @@ class _Parser:
                 right, right_extent = self.binary(_COMPARISON + 1)
                 extent = _span(extent, right_extent)
                 value = ast.BinOp(token.text, value, right, extent)
-            if _LEVEL.get((self.peek().kind, self.peek().text)) == _COMPARISON:
-                raise _GiveUp  # comparisons do not chain
+            if (_LEVEL.get((self.peek().kind, self.peek().text)) or 0) >= _COMPARISON:
+                raise _GiveUp  # comparisons do not chain, and `x in [..]` ends an operand
 
     def unary(self):
         minuses = []

@@ -74,10 +74,27 @@ def test_the_direct_parser_accepts_only_what_lark_accepts_as_lark_does(source):
     _compare(source)
 
 
+OPERANDS = st.sampled_from(["a", "1", "2.5", "(a)", "-a", "- -1", "not a", "f(a)", "a | g",
+                            "a in [1]", "a in []", '"s"', "true", "[1, 2]", "(a == b)"])
+OPERATORS = st.sampled_from(["or", "and", "not", "==", "!=", "<", "<=", ">", ">=", "in",
+                             "+", "-", "*", "/", "//", "%", "|"])
+
+
+@settings(max_examples=EXAMPLES * 4)
+@given(st.lists(st.tuples(OPERATORS, OPERANDS), max_size=6), OPERANDS)
+def test_any_sequence_of_operators_is_parsed_as_lark_parses_it_or_left_to_lark(rest, first):
+    """Operands joined by operators of every precedence level, in any order, right or wrong
+    (``a in [1] + 1``, ``a < b < c``, ``a == not b``): the direct parser gives lark's AST or
+    leaves the statement to lark."""
+    expression = " ".join([first, *(f"{operator} {operand}" for operator, operand in rest)])
+    _compare(f"feature y = {expression}\n")
+
+
 @pytest.mark.parametrize("text", [
     "let in = 1", "let inf = 1", "spec not", "feature x = a + not b", "feature x = in",
     "feature x = a | not", "feature x = a | inf", "feature x = nan(1)", "feature x = true(1)",
     "feature x = a == b == c", "feature x = a < b in [1]", "feature x = a in b",
+    "feature x = a in [1] + 1", "feature x = not a in [1] * 2", "feature x = a in [1] < 2",
     "feature x = f(k=1, 2)", "feature x = f(in=1)", "feature x = f(,)", "feature x = [,]",
     "feature x = 99999999999999999999999", "feature x = 1e39", "feature x = 1e-50",
     'feature x = "\\q"', 'feature x = "open', "feature x = a $ b", "feature x = a b",

@@ -91,7 +91,7 @@ def _default(column: ast.Column, shape: Shape, errors: Collector):
         errors.error(where, f"{shape.describe.split(' ')[1]} columns take no default: a missing "
                             "value is an empty list")
         return None
-    value = literal_value(column.default)
+    value = literal_value(column.default, as_compiled=False)  # as written, for the messages
     if value is None:
         errors.error(where, "a default must be a literal: a number, a string, true, false "
                             "or a list of them")
@@ -110,7 +110,7 @@ def _default(column: ast.Column, shape: Shape, errors: Collector):
             errors.error(where, f"default {item!r} is not {article} {column.type.dtype}")
             return None
     if column.type.dtype == "float32":
-        items = [float(v) for v in items]  # literal_value flushed the subnormal floats
+        items = [float32_literal(float(v)) for v in items]
     if column.type.dtype == "bool":
         items = [int(v) for v in items]
     if len(items) == 1 and not isinstance(value, list):
@@ -146,13 +146,16 @@ def _nesting_fits(default: ast.ListLit, shape: Shape, errors: Collector) -> bool
     return True
 
 
-def literal_value(expr):
+def literal_value(expr, as_compiled: bool = True):
     """The Python value of a literal expression as the compiled code holds it (a float
-    through :func:`float32_literal`), or None when it is not a literal."""
+    through :func:`float32_literal`; ``as_compiled=False``: as written), or None when it is
+    not a literal."""
     if isinstance(expr, ast.Literal):
-        return float32_literal(expr.value) if isinstance(expr.value, float) else expr.value
+        if as_compiled and isinstance(expr.value, float):
+            return float32_literal(expr.value)
+        return expr.value
     if isinstance(expr, ast.ListLit):
-        values = [literal_value(item) for item in expr.items]
+        values = [literal_value(item, as_compiled) for item in expr.items]
         return None if any(v is None for v in values) else values
     return None
 

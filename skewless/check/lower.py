@@ -249,7 +249,12 @@ class Lowering:
             culprit = {**value_exprs, **(const_exprs or {})}.get(exc.param) if exc.param else None
             if isinstance(culprit, ast.ListLit) and exc.index is not None:
                 culprit = culprit.items[exc.index]
-            self.errors.error(culprit.pos if culprit is not None else node.pos, str(exc))
+            message = str(exc)
+            if culprit is not None and repr(literal_value(culprit)) != repr(
+                    literal_value(culprit, as_compiled=False)):
+                message += (" (a float literal below 2**-126, float32's smallest normal, "
+                            "compiles to a zero of its sign)")
+            self.errors.error(culprit.pos if culprit is not None else node.pos, message)
             return None
         if not self._small_enough(result, what, node.pos):
             return None

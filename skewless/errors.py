@@ -1,7 +1,6 @@
 """Errors users see: positioned diagnostics for specs, and data errors naming file and record."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from .ast import Pos
@@ -39,16 +38,15 @@ class Diagnostic:
 
 
 def display_width(text: str) -> int:
-    """How many terminal cells ``text`` takes: 2 for a wide or fullwidth character (Unicode's
-    East Asian Width W or F: CJK, most emoji), 0 for a combining mark or a format character
-    (accents written apart, zero-width joiners), 1 for the others, as terminals and rustc's
-    diagnostics count them."""
-    cells = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        cells += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return cells
+    """How many terminal cells ``text`` takes, as wcwidth counts them (wide and fullwidth
+    characters two, combining marks and joined sequences as terminals draw them); a control
+    character, which a terminal does not advance over, none."""
+    import wcwidth
+
+    cells = wcwidth.wcswidth(text)
+    if cells >= 0:
+        return cells
+    return sum(max(0, wcwidth.wcswidth(char)) for char in text)
 
 
 class SkewlessError(Exception):

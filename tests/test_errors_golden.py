@@ -106,12 +106,14 @@ def test_spec_that_is_not_utf8(tmp_path, monkeypatch, capsys):
     ("ＡＢ", 4),              # fullwidth Latin
     ("e\u0301", 1),          # e and a combining acute accent
     ("\u00e9", 1),           # é written as one character
-    ("a\u200db", 2),         # a zero-width joiner between letters
+    ("\u1100\u1161\u11a8", 2),  # a Hangul syllable written as three conjoining jamo
+    ("\u00ad", 1),           # a soft hyphen
+    ("a\x01b", 2),           # a control character, drawn as nothing
     ("\U0001F44D", 2),       # an emoji
     ("ｶﾀ", 2),               # halfwidth katakana: narrow
 ])
 def test_the_caret_counts_terminal_cells(text, cells):
     """The caret of a message stands under its token however wide the characters before it
-    are: the cells a terminal gives each character, counted by hand here."""
+    are: the cells a terminal gives each character (wcwidth's count), counted by hand here."""
     from skewless.errors import display_width
     assert display_width(text) == cells

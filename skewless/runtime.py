@@ -82,14 +82,16 @@ class Features:
         self.RAW_FEATURE_SPEC = parse_spec(self.columns)
         self.SERVING_FEATURE_SPEC = parse_spec(self.serving_columns)
         # One never-inlined tf.function for training and serving alike: grappler rewrites
-        # tf.function graphs (x / c -> x * (1 / c), x + 0 -> x, ...) but not tf.data's map.
+        # tf.function graphs (x / c -> x * (1 / c), x + 0 -> x, ...), and tf.data's map
+        # functions in ways that depend on the batch; the targets too (training only) are
+        # kept from rewrites that would make them depend on the batch size.
         # AutoGraph off: the transform has no control flow on tensors (its Python loops and
         # branches run while tracing), and converting the interpreter's loops and every
         # library function call made tracing skewless.load's transform ~30 times slower.
-        self._transform_features = tf.function(transform_features, reduce_retracing=True,
-                                               autograph=False,
-                                               experimental_attributes={"_noinline": True})
-        self._transform_targets = transform_targets
+        self._transform_features, self._transform_targets = (
+            tf.function(transform, reduce_retracing=True, autograph=False,
+                        experimental_attributes={"_noinline": True})
+            for transform in (transform_features, transform_targets))
 
     # ---- the one transformation ---------------------------------------------------------
 

@@ -485,6 +485,20 @@ def test_substr_traces_within_a_function_of_a_batch_of_known_size(tmp_path, star
                                              ] * rows
 
 
+def test_targets_are_the_same_at_every_batch_size(tmp_path):
+    """Found by the `+` property: targets ran inline in tf.data's map function, whose graph
+    TensorFlow rewrote differently for a batch of 160 and a batch of 1 (it reassociates
+    chains of additions), so that (g + g) + a, g = ((w + a) + 1000.0) + a, differed by
+    1 ulp at w = 1, a = 1e10: 0x513a43b7 in the big batch, 0x513a43b8 alone. Targets now
+    run in a never-inlined function, as features do, rewritten the same on every path."""
+    features = load_text('input db: string = "x"\ninput a: float32\nlabel l: bool\n'
+                         "weight w: int64\nlet g = (((w + a) + 1000.0) + a)\nfeature db\n"
+                         "target t = ((g + g) + a)\ntarget p = (w + g)\n", tmp_path)
+    records = edge_records(features) * 5
+    assert any(r.get("a") == 1e10 and r.get("w") == 1 for r in records)
+    assert_no_skew(features, records)
+
+
 def test_a_reduction_of_dense_over_a_mapped_sparse_column(tmp_path):
     """Found by the generated specs: mapping a sparse value lost its static width, and the
     reduction over dense() could not trace."""

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from ..ops.registry import ArgError, Args, Op, all_ops
 from ..syntax import quote
-from ..types import CONST, DTYPES, NUMERIC, SCALAR, VARIABLE, Shape, Type, fixed
+from ..types import (CONST, DTYPES, NUMERIC, SCALAR, VARIABLE, Shape, Type, fixed,
+                     float32_literal)
 from .strategies import (FLOAT32_EDGES, INT64_EDGES, INT64_MAX, INT64_MIN, STRING_EDGES,
                          unflatten)
 
@@ -94,13 +95,18 @@ def literal(dtype: str, small: bool = False) -> Pick:
 def literal_list(dtype: str, min_size: int = 0, max_size: int = 4, unique: bool = False,
                  sort: bool = False) -> Pick:
     element = literal(dtype, small=sort)
+    # unique as compiled: a float subnormal in float32 compiles to a zero of its sign
     strategy = st.lists(element.strategy, min_size=min_size, max_size=max_size,
-                        unique=unique or sort)
+                        unique_by=_compiled if unique or sort else None)
     if sort:
         strategy = strategy.map(sorted)
     probes = {"int64": [1, 2, 3, 4], "float32": [1.5, 2.5, 3.5, 4.5], "bool": [False, True],
               "string": ["a", "b", "c", "d"]}[dtype]
     return Pick(strategy, probes[:max(1, min_size)])
+
+
+def _compiled(value):
+    return float32_literal(value) if isinstance(value, float) else value
 
 
 def _x_dtype(types: dict) -> str:

@@ -165,7 +165,7 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
     ):
         out.write()
         out.write()
-        out.write(f"def {title}(raw):")
+        out.write(f"def _{title}(raw):")
         out.indent()
         out.write(f'"""{doc}"""')
         for step in steps(graph, outputs.values()):
@@ -184,8 +184,8 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
     out.write("_features = _rt.Features(")
     out.indent()
     out.write("columns=COLUMNS,")
-    out.write("transform_features=transform_features,")
-    out.write("transform_targets=transform_targets,")
+    out.write("transform_features=_transform_features,")
+    out.write("transform_targets=_transform_targets,")
     for title, outputs in (("feature_types", graph.features), ("target_types", graph.targets)):
         out.write(f"{title}={{")
         out.indent()
@@ -205,8 +205,8 @@ def generate(graph: Graph, source_name: str, module_name: str = "features") -> G
     out.write(f"WEIGHT_KEY = {render(graph.weight_key)}")
     out.write("RAW_FEATURE_SPEC = _features.RAW_FEATURE_SPEC")
     out.write("SERVING_FEATURE_SPEC = _features.SERVING_FEATURE_SPEC")
-    for name in ("input_fn", "serving_input_receiver_fn", "raw_serving_input_receiver_fn",
-                 "keras_inputs"):
+    for name in ("transform_features", "transform_targets", "input_fn",
+                 "serving_input_receiver_fn", "raw_serving_input_receiver_fn", "keras_inputs"):
         out.write(f"{name} = _features.{name}")
     return Generated(out.source(), assets, f"{module_name}_assets")
 

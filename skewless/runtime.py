@@ -4,8 +4,10 @@ build a ``Features`` object from here; only the transform functions differ in or
 (straight-line generated code, or the IR interpreted), and both call the same ops."""
 from __future__ import annotations
 
+import functools
 import math
 import os
+import weakref
 from typing import Callable, Optional, Sequence, Union
 
 from .lazy import tf
@@ -58,6 +60,54 @@ def raw_tensor_spec(column: ColumnSpec):
     return tf.TensorSpec([None, *column.shape.dims], dtype)
 
 
+def call_unoptimized(function, raw: dict):
+    """``function(raw)``, called through a ``PartitionedCall`` whose callee grappler leaves
+    as written, wherever the call is made: in a tf.data map, a serving receiver, a SavedModel
+    loaded by TF Serving, or eagerly. ``raw`` is a dict of tensors (dense, ragged, sparse),
+    the result ``function``'s (a dict of them).
+
+    A ``tf.function`` called from another is optimized under the grappler options of the
+    thread that traced the call (``tf.config.optimizer.set_experimental_options``), which
+    the call op keeps in its ``config_proto``. Here that config is fixed, with grappler's
+    meta optimizer off (``disable_meta_optimizer``): every path runs the transform's ops as
+    it builds them, whatever options the process set, and instantiating the function (once
+    per iterator of a training dataset, so once per epoch) skips grappler's passes.
+    ``function`` must be a never-inlined ``tf.function`` (``_noinline``), so that the
+    caller's graph does not take its ops in. Under ``tf.config.run_functions_eagerly(True)``
+    it runs eagerly, op by op, as any ``tf.function`` then does."""
+    if tf.config.functions_run_eagerly():
+        return function(raw)  # op by op in Python, as asked (for debugging)
+    concrete = function.get_concrete_function(raw)
+    if not concrete.outputs:
+        return tf.nest.pack_sequence_as(concrete.structured_outputs, [], expand_composites=True)
+    call = tf.raw_ops.StatefulPartitionedCall if _is_stateful(concrete) \
+        else tf.raw_ops.PartitionedCall
+    flat = call(args=tf.nest.flatten(raw, expand_composites=True) + list(concrete.captured_inputs),
+                Tout=[output.dtype for output in concrete.outputs], f=concrete,
+                config_proto=_unoptimized_call_config(), executor_type="")
+    for output, traced in zip(flat, concrete.outputs):
+        output.set_shape(traced.shape)
+    return tf.nest.pack_sequence_as(concrete.structured_outputs, flat, expand_composites=True)
+
+
+_STATEFUL = weakref.WeakKeyDictionary()
+
+
+def _is_stateful(concrete) -> bool:
+    """Whether a concrete function holds a stateful op (a table lookup), as ``tf.function``
+    decides between ``StatefulPartitionedCall`` and ``PartitionedCall``."""
+    if concrete not in _STATEFUL:
+        _STATEFUL[concrete] = any(op.op_def.is_stateful for op in concrete.graph.get_operations())
+    return _STATEFUL[concrete]
+
+
+@functools.cache
+def _unoptimized_call_config() -> bytes:
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    return config.SerializeToString(deterministic=True)
+
+
 class Features:
     """Everything training and serving need, generated from one spec.
 
@@ -97,11 +147,11 @@ class Features:
 
     def transform_features(self, raw: dict) -> dict:
         """The model features of a batch of raw columns (labels and weight are never read)."""
-        return self._transform_features(raw)
+        return call_unoptimized(self._transform_features, raw)
 
     def transform_targets(self, raw: dict) -> dict:
         """The targets of a batch of raw columns, labels included (training only)."""
-        return self._transform_targets(raw)
+        return call_unoptimized(self._transform_targets, raw)
 
     # ---- training -----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import skewless
-from skewless_test_helpers import example, write_records
+from skewless_test_helpers import compile_both, example, write_records
 
 SPEC = """\
 spec runtime_test
@@ -380,3 +380,85 @@ def test_a_small_model_trains_on_input_fn(features_no_weight, features, tmp_path
         lambda f, t, w: ({"x2": f["x2"]}, t, w))
     history = model.fit(dataset, epochs=1, shuffle=False, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+# ---- the transform's call options --------------------------------------------------------
+
+REWRITABLE = """\
+input a: float32
+input w: float32
+let g = (((w + a) + 1000.0) + a)
+feature t = ((g + g) + a)
+feature d = minmax(a, min=-0.0, max=1)
+"""
+
+
+def _step_by_step(w: float, a: float) -> np.float32:
+    """``((g + g) + a)`` in float32, one addition after the other, as written."""
+    w, a = np.float32(w), np.float32(a)
+    g = ((w + a) + np.float32(1000.0)) + a
+    return (g + g) + a
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"arithmetic_optimization": False}, {"constant_folding": False},
+    {"disable_meta_optimizer": True}])
+def test_the_transform_runs_as_written_whatever_the_grappler_options(tmp_path, options):
+    """The transform's ops run as the spec writes them, on every path, whatever grappler
+    options the process set when the path was traced: the transform's call turns grappler
+    off for it. Before, the call took the options of its tracing, and under the default
+    ones grappler's constant folding simplified ``a - (-0.0)`` into ``a`` (minmax with
+    min -0.0 gave -0.0 at a = -0.0 instead of 0.0); with constant folding off it did not. Checked against numpy: float32 additions one after the other, at values where a
+    reassociated sum differs by 1 ulp (w = 1, a = 1e10), and minmax's float64 arithmetic."""
+    path = tmp_path / "rewritable.feat"
+    path.write_text(REWRITABLE)
+    rows = [(1.0, 1e10), (3.0, -7.5e9), (0.5, 123.25), (2.0, -0.0)]
+    data = write_records(tmp_path / "d.tfrecord", [example(w=w, a=a) for w, a in rows])
+    expected = {
+        "t": np.array([_step_by_step(w, a) for w, a in rows]).view(np.uint32).tolist(),
+        "d": np.array([np.float32((np.float64(a) - -0.0) / 1.0) for _, a in rows],
+                      np.float32).view(np.uint32).tolist()}
+    assert expected["t"][0] == 0x513a43b8 and expected["d"][3] == 0
+    tf.config.optimizer.set_experimental_options(options)
+    try:
+        features = skewless.load(str(path))
+        serialized = tf.constant([example(w=w, a=a) for w, a in rows])
+        paths = {
+            "serving": features.serving_input_receiver_fn()(serialized),
+            "raw serving": features.raw_serving_input_receiver_fn()(
+                {"a": tf.constant([a for _, a in rows], tf.float32),
+                 "w": tf.constant([w for w, _ in rows], tf.float32)}),
+            "training": next(iter(features.input_fn(data, batch_size=8, shuffle=False)))[0]}
+    finally:  # an option once set cannot be unset: back to what the defaults do
+        tf.config.optimizer.set_experimental_options(
+            {"arithmetic_optimization": True, "constant_folding": True,
+             "disable_meta_optimizer": False})
+    for where, outputs in paths.items():
+        for name, bits in expected.items():
+            assert outputs[name].numpy().view(np.uint32).tolist() == bits, (where, name)
+
+
+NEGATIVE_ZERO_BOUND = "input a: float32\nfeature d = minmax(a, min=-0.0, max=1)\n"
+
+
+@pytest.mark.parametrize("how", ["skewless.load", "generated module"])
+def test_transform_features_called_in_a_users_function_gives_what_training_gives(
+        tmp_path, how):
+    """A model or a preprocessing function of the user's that calls ``transform_features``
+    inside its own ``tf.function`` gets what training gets. The generated module's
+    ``transform_features`` used to be the plain function, whose ops grappler then rewrote
+    within the caller's graph: ``a - (-0.0)`` became ``a``, and minmax with min -0.0 gave
+    -0.0 at a = -0.0 where training gives 0.0."""
+    loaded, module = compile_both(NEGATIVE_ZERO_BOUND, tmp_path, "negzero")
+    features = loaded if how == "skewless.load" else module
+    values = [-0.0, 0.0, 0.25, -3.0]
+    data = write_records(tmp_path / "d.tfrecord", [example(a=v) for v in values])
+    # (a - min) / (max - min), in float64 as minmax computes, by hand
+    expected = [np.float32((np.float64(v) - -0.0) / 1.0) for v in values]
+    assert np.array(expected).view(np.uint32).tolist()[:2] == [0, 0]
+    users = tf.function(lambda raw: features.transform_features(raw)["d"], autograph=False)
+    called = users({"a": tf.constant(values, tf.float32)})
+    trained = next(iter(features.input_fn(data, batch_size=8, shuffle=False)))[0]["d"]
+    for where, got in (("the user's function", called), ("training", trained)):
+        assert got.numpy().view(np.uint32).tolist() == \
+            np.array(expected, np.float32).view(np.uint32).tolist(), where

@@ -243,9 +243,11 @@ def _to_number_type(args) -> t.Type:
 
 def _parse_int64(text, default: int):
     valid = tf.strings.regex_full_match(text, _INTEGER)
-    negative = tf.strings.regex_full_match(text, "-.*")
-    digits = tf.strings.regex_replace(tf.strings.regex_replace(text, "_", ""), "^[+-]?0*", "")
-    count = tf.strings.length(digits)  # significant digits, when valid
+    # Where the text is valid: its sign, and its significant digits (the sign, the leading
+    # zeros and the underscores between them, then every other underscore, taken out)
+    negative = tf.equal(tf.strings.substr(text, 0, 1), "-")
+    digits = tf.strings.regex_replace(text, "^[+-]?[0_]*|_", "")
+    count = tf.strings.length(digits)
     nineteen = tf.where(valid & tf.equal(count, 19), digits, "0" * 19)
     head = tf.strings.to_number(tf.strings.substr(nineteen, 0, 18), tf.int64)
     last = tf.strings.to_number(tf.strings.substr(nineteen, 18, 1), tf.int64)

@@ -77,6 +77,8 @@ def call_unoptimized(function, raw: dict):
     it runs eagerly, op by op, as any ``tf.function`` then does."""
     if tf.config.functions_run_eagerly():
         return function(raw)  # op by op in Python, as asked (for debugging)
+    if tf.executing_eagerly():
+        return _eager_caller(function)(raw)
     concrete = function.get_concrete_function(raw)
     if not concrete.outputs:
         return tf.nest.pack_sequence_as(concrete.structured_outputs, [], expand_composites=True)
@@ -91,6 +93,21 @@ def call_unoptimized(function, raw: dict):
 
 
 _STATEFUL = weakref.WeakKeyDictionary()
+_EAGER_CALLERS = weakref.WeakKeyDictionary()
+
+
+def _eager_caller(function):
+    """A ``tf.function`` that makes :func:`call_unoptimized`'s call of ``function``. Run
+    eagerly, a ``PartitionedCall`` keeps its kernel, and with it the callee's instantiation,
+    in the eager context for the rest of the process (a third of a megabyte per function
+    for a small spec); a ``tf.function``'s are freed with it."""
+    caller = _EAGER_CALLERS.get(function)
+    if caller is None:
+        callee = weakref.ref(function)
+        caller = tf.function(lambda raw: call_unoptimized(callee(), raw),
+                             reduce_retracing=True, autograph=False)
+        _EAGER_CALLERS[function] = caller
+    return caller
 
 
 def _is_stateful(concrete) -> bool:

@@ -4,6 +4,9 @@ keras_inputs and a one-epoch model.fit. Records are written by hand, so every ex
 is known."""
 from __future__ import annotations
 
+import gc
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -458,7 +461,37 @@ def test_transform_features_called_in_a_users_function_gives_what_training_gives
     assert np.array(expected).view(np.uint32).tolist()[:2] == [0, 0]
     users = tf.function(lambda raw: features.transform_features(raw)["d"], autograph=False)
     called = users({"a": tf.constant(values, tf.float32)})
+    eager = features.transform_features({"a": tf.constant(values, tf.float32)})["d"]
     trained = next(iter(features.input_fn(data, batch_size=8, shuffle=False)))[0]["d"]
-    for where, got in (("the user's function", called), ("training", trained)):
+    for where, got in (("the user's function", called), ("an eager call", eager),
+                       ("training", trained)):
         assert got.numpy().view(np.uint32).tolist() == \
             np.array(expected, np.float32).view(np.uint32).tolist(), where
+
+
+def _resident_megabytes() -> float:
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_specs_loaded_and_dropped_leave_no_memory_behind(tmp_path):
+    """A spec's transform called eagerly, then dropped, leaves nothing in TensorFlow's
+    eager context: a PartitionedCall run eagerly kept its kernel (the function's
+    instantiation) for good, a third of a megabyte per spec, 33 MB per 100 loads."""
+    path = tmp_path / "small.feat"
+    path.write_text("input a: float32\ninput s: string\nfeature b = a * 2 + 1\n"
+                    "feature h = hash(s, buckets=10)\n")
+
+    def load_call_drop(rows: int) -> None:
+        features = skewless.load(str(path))
+        features.transform_features({"a": tf.zeros([rows]), "s": tf.fill([rows], "x")})
+        del features
+        gc.collect()
+
+    for rows in range(1, 11):  # TensorFlow's own caches fill up first
+        load_call_drop(rows)
+    before = _resident_megabytes()
+    for index in range(100):
+        load_call_drop(index % 10 + 1)
+    assert _resident_megabytes() - before < 12

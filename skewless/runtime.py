@@ -73,11 +73,14 @@ def call_unoptimized(function, raw: dict):
     it builds them, whatever options the process set, and instantiating the function (once
     per iterator of a training dataset, so once per epoch) skips grappler's passes.
     ``function`` must be a never-inlined ``tf.function`` (``_noinline``), so that the
-    caller's graph does not take its ops in. Under ``tf.config.run_functions_eagerly(True)``
-    it runs eagerly, op by op, as any ``tf.function`` then does."""
-    if tf.config.functions_run_eagerly():
-        return function(raw)  # op by op in Python, as asked (for debugging)
+    caller's graph does not take its ops in. Called eagerly under
+    ``tf.config.run_functions_eagerly(True)`` it runs op by op, as any ``tf.function`` then
+    does (for debugging: TensorFlow's eager scalar cache may then take a literal -0.0 for 0.0
+    or the reverse); a graph traced in that mode, an export's for one, still makes the call
+    above."""
     if tf.executing_eagerly():
+        if tf.config.functions_run_eagerly():
+            return function(raw)  # op by op in Python, as asked (for debugging)
         return _eager_caller(function)(raw)
     concrete = function.get_concrete_function(raw)
     if not concrete.outputs:

@@ -495,3 +495,25 @@ def test_specs_loaded_and_dropped_leave_no_memory_behind(tmp_path):
     for index in range(100):
         load_call_drop(index % 10 + 1)
     assert _resident_megabytes() - before < 12
+
+
+def test_a_graph_traced_while_functions_run_eagerly_still_runs_the_transform_as_written(
+        tmp_path):
+    """A serving function traced (an export's, say) while tf.config.run_functions_eagerly
+    is on must still call the transform with grappler off: it took the plain tf.function
+    call, and grappler then simplified a - (-0.0) into a when the graph ran."""
+    loaded, module = compile_both(NEGATIVE_ZERO_BOUND, tmp_path, "negzero_traced")
+    spec = {"a": tf.TensorSpec([None], tf.float32)}
+    tf.config.run_functions_eagerly(True)
+    functions = [tf.function(lambda raw, f=f: f.transform_features(raw)["d"],
+                             autograph=False) for f in (loaded, module)]
+    try:
+        for function in functions:
+            function.get_concrete_function(spec)
+    finally:
+        tf.config.run_functions_eagerly(False)
+    for function in functions:
+        got = function({"a": tf.constant([-0.0, 0.25], tf.float32)})
+        assert function.experimental_get_tracing_count() == 1  # the graph traced above
+        # (a - (-0.0)) / 1.0 by hand: -0.0 - (-0.0) is +0.0
+        assert got.numpy().view(np.uint32).tolist() == [0, 0x3E800000]

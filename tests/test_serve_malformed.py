@@ -23,7 +23,7 @@ from tensorflow.core.framework import tensor_pb2, types_pb2
 from test_serve import MODEL, assert_still_serving, classification_request, predict_request, \
     rest_call
 
-from skewless.serve import json_scan, rest
+from skewless.serve import json_body, json_scan
 from skewless.serve.limits import Limits
 from skewless.serve.models import Models
 from skewless.serve.rest import bind_rest, serve_rest
@@ -344,14 +344,14 @@ def in_process(model_dir):
 
 @pytest.fixture
 def parses(monkeypatch):
-    """The bodies the REST server parses (rest.json.loads, watched)."""
+    """The bodies the REST server parses (json_body.json.loads, watched)."""
     parsed = []
 
     def loads(text, **options):
         parsed.append(len(text))
         return json.loads(text, **options)
 
-    monkeypatch.setattr(rest, "json", types.SimpleNamespace(loads=loads, dumps=json.dumps))
+    monkeypatch.setattr(json_body, "json", types.SimpleNamespace(loads=loads))
     return parsed
 
 

@@ -13,6 +13,7 @@
 | ``feature_kinds`` | each tf.Example feature's dtype, read from the model's parse ops |
 | ``messages`` | TF Serving's protocol messages to and from a servable's tensors |
 | ``json_convert`` | TF Serving's REST bodies to and from tensors and tf.Examples |
+| ``json_body`` | a REST body parsed as a JSON object: UTF-8, valid strings, no repeated key, within the limits |
 | ``json_scan`` | a REST body's values and rows, counted before it is parsed |
 | ``grpc_service`` | PredictionService and ModelService over gRPC |
 | ``rest`` | the REST routes over the standard library's HTTP server |

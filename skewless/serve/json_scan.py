@@ -10,7 +10,7 @@ its first 1,024 rows: 0.03 s, against 2-3 s for ``json.loads`` (measured once on
 default) would take some 3-8 s; one holding few strings is refused first on a lower bound of
 its values found by C loops (``re``, ``bytes.count``): 0.2 s for 8 Mi numbers (16 MiB).
 
-A key given twice in an object is an error of the parser (``rest``), so the first list of
+A key given twice in an object is an error of the parser (``json_body``), so the first list of
 rows over the limit is refused at once, whatever follows it: no later key can replace it.
 
 The counts are exact for valid JSON. A body the streaming parser rejects (invalid JSON,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import weakref
 from typing import Callable, Optional, Sequence, Union
 
 from .lazy import tf
@@ -60,69 +59,67 @@ def raw_tensor_spec(column: ColumnSpec):
     return tf.TensorSpec([None, *column.shape.dims], dtype)
 
 
-def call_unoptimized(function, raw: dict):
-    """``function(raw)``, called through a ``PartitionedCall`` whose callee grappler leaves
-    as written, wherever the call is made: in a tf.data map, a serving receiver, a SavedModel
-    loaded by TF Serving, or eagerly. ``raw`` is a dict of tensors (dense, ragged, sparse),
-    the result ``function``'s (a dict of them).
+class SharedTransform:
+    """One transform of a spec (its features, or its targets) as every path calls it: a
+    never-inlined ``tf.function`` (``_noinline``), so that no caller's graph takes its ops
+    in, called through a ``PartitionedCall`` that turns grappler off for it, wherever the
+    call is made: in a tf.data map, a serving receiver, a SavedModel loaded by TF Serving,
+    or eagerly. Takes a dict of raw tensors (dense, ragged, sparse); gives the transform's
+    dict of tensors.
 
     A ``tf.function`` called from another is optimized under the grappler options of the
     thread that traced the call (``tf.config.optimizer.set_experimental_options``), which
-    the call op keeps in its ``config_proto``. Here that config is fixed, with grappler's
-    meta optimizer off (``disable_meta_optimizer``): every path runs the transform's ops as
-    it builds them, whatever options the process set, and instantiating the function (once
-    per iterator of a training dataset, so once per epoch) skips grappler's passes.
-    ``function`` must be a never-inlined ``tf.function`` (``_noinline``), so that the
-    caller's graph does not take its ops in. Called eagerly under
-    ``tf.config.run_functions_eagerly(True)`` it runs op by op, as any ``tf.function`` then
-    does (for debugging: TensorFlow's eager scalar cache may then take a literal -0.0 for 0.0
-    or the reverse); a graph traced in that mode, an export's for one, still makes the call
-    above."""
-    if tf.executing_eagerly():
+    the call op keeps in its ``config_proto``; grappler's constant folding, for one, turns
+    ``x - (-0.0)`` into ``x``. Here that config is fixed, with grappler's meta optimizer
+    off (``disable_meta_optimizer``): every path runs the ops as the transform builds them,
+    whatever options the process set, and instantiating the function (once per iterator of
+    a training dataset, so once per epoch) skips grappler's passes.
+
+    Called eagerly, the call runs in a ``tf.function`` of its own: a ``PartitionedCall``
+    run eagerly keeps its kernel, and the callee's instantiation, in the eager context for
+    the rest of the process (a third of a megabyte per spec), where a ``tf.function``'s are
+    freed with it. Called eagerly under ``tf.config.run_functions_eagerly(True)``, the
+    transform runs op by op, as any ``tf.function`` then does (for debugging: TensorFlow's
+    eager scalar cache may then take a literal -0.0 for 0.0 or the reverse); a graph traced
+    in that mode, an export's for one, still makes the call."""
+
+    def __init__(self, transform: Callable):
+        # AutoGraph off: the transform has no control flow on tensors (its Python loops and
+        # branches run while tracing), and converting the interpreter's loops and every
+        # library function call made tracing skewless.load's transform ~30 times slower.
+        self.function = tf.function(transform, reduce_retracing=True, autograph=False,
+                                    experimental_attributes={"_noinline": True})
+        self._eager_call = tf.function(self._call, reduce_retracing=True, autograph=False)
+
+    def __call__(self, raw: dict) -> dict:
+        if not tf.executing_eagerly():
+            return self._call(raw)
         if tf.config.functions_run_eagerly():
-            return function(raw)  # op by op in Python, as asked (for debugging)
-        return _eager_caller(function)(raw)
-    concrete = function.get_concrete_function(raw)
-    if not concrete.outputs:
-        return tf.nest.pack_sequence_as(concrete.structured_outputs, [], expand_composites=True)
-    call = tf.raw_ops.StatefulPartitionedCall if _is_stateful(concrete) \
-        else tf.raw_ops.PartitionedCall
-    flat = call(args=tf.nest.flatten(raw, expand_composites=True) + list(concrete.captured_inputs),
-                Tout=[output.dtype for output in concrete.outputs], f=concrete,
-                config_proto=_unoptimized_call_config(), executor_type="")
-    for output, traced in zip(flat, concrete.outputs):
-        output.set_shape(traced.shape)
-    return tf.nest.pack_sequence_as(concrete.structured_outputs, flat, expand_composites=True)
+            return self.function(raw)  # op by op in Python, as asked
+        return self._eager_call(raw)
 
-
-_STATEFUL = weakref.WeakKeyDictionary()
-_EAGER_CALLERS = weakref.WeakKeyDictionary()
-
-
-def _eager_caller(function):
-    """A ``tf.function`` that makes :func:`call_unoptimized`'s call of ``function``. Run
-    eagerly, a ``PartitionedCall`` keeps its kernel, and with it the callee's instantiation,
-    in the eager context for the rest of the process (a third of a megabyte per function
-    for a small spec); a ``tf.function``'s are freed with it."""
-    caller = _EAGER_CALLERS.get(function)
-    if caller is None:
-        callee = weakref.ref(function)
-        caller = tf.function(lambda raw: call_unoptimized(callee(), raw),
-                             reduce_retracing=True, autograph=False)
-        _EAGER_CALLERS[function] = caller
-    return caller
-
-
-def _is_stateful(concrete) -> bool:
-    """Whether a concrete function holds a stateful op (a table lookup), as ``tf.function``
-    decides between ``StatefulPartitionedCall`` and ``PartitionedCall``."""
-    if concrete not in _STATEFUL:
-        _STATEFUL[concrete] = any(op.op_def.is_stateful for op in concrete.graph.get_operations())
-    return _STATEFUL[concrete]
+    def _call(self, raw: dict) -> dict:
+        """The call op, added to the graph being traced."""
+        concrete = self.function.get_concrete_function(raw)
+        if not concrete.outputs:
+            return tf.nest.pack_sequence_as(concrete.structured_outputs, [],
+                                            expand_composites=True)
+        # as tf.function chooses: a table lookup is stateful
+        stateful = any(op.op_def.is_stateful for op in concrete.graph.get_operations())
+        call = tf.raw_ops.StatefulPartitionedCall if stateful else tf.raw_ops.PartitionedCall
+        flat = call(args=tf.nest.flatten(raw, expand_composites=True)
+                    + list(concrete.captured_inputs),
+                    Tout=[output.dtype for output in concrete.outputs], f=concrete,
+                    config_proto=_grappler_off(), executor_type="")
+        for output, traced in zip(flat, concrete.outputs):
+            output.set_shape(traced.shape)
+        return tf.nest.pack_sequence_as(concrete.structured_outputs, flat,
+                                        expand_composites=True)
 
 
 @functools.cache
-def _unoptimized_call_config() -> bytes:
+def _grappler_off() -> bytes:
+    """A serialized ``ConfigProto`` whose rewriter config turns grappler off."""
     config = tf.compat.v1.ConfigProto()
     config.graph_options.rewrite_options.disable_meta_optimizer = True
     return config.SerializeToString(deterministic=True)
@@ -151,27 +148,20 @@ class Features:
         self.serving_columns = tuple(c for c in self.columns if c.kind == "input")
         self.RAW_FEATURE_SPEC = parse_spec(self.columns)
         self.SERVING_FEATURE_SPEC = parse_spec(self.serving_columns)
-        # One never-inlined tf.function for training and serving alike: grappler rewrites
-        # tf.function graphs (x / c -> x * (1 / c), x + 0 -> x, ...), and tf.data's map
-        # functions in ways that depend on the batch; the targets too (training only) are
-        # kept from rewrites that would make them depend on the batch size.
-        # AutoGraph off: the transform has no control flow on tensors (its Python loops and
-        # branches run while tracing), and converting the interpreter's loops and every
-        # library function call made tracing skewless.load's transform ~30 times slower.
-        self._transform_features, self._transform_targets = (
-            tf.function(transform, reduce_retracing=True, autograph=False,
-                        experimental_attributes={"_noinline": True})
-            for transform in (transform_features, transform_targets))
+        # One transform for training and serving alike (see SharedTransform); the targets
+        # too (training only), so that no rewrite makes them depend on the batch size.
+        self._transform_features = SharedTransform(transform_features)
+        self._transform_targets = SharedTransform(transform_targets)
 
     # ---- the one transformation ---------------------------------------------------------
 
     def transform_features(self, raw: dict) -> dict:
         """The model features of a batch of raw columns (labels and weight are never read)."""
-        return call_unoptimized(self._transform_features, raw)
+        return self._transform_features(raw)
 
     def transform_targets(self, raw: dict) -> dict:
         """The targets of a batch of raw columns, labels included (training only)."""
-        return call_unoptimized(self._transform_targets, raw)
+        return self._transform_targets(raw)
 
     # ---- training -----------------------------------------------------------------------
 

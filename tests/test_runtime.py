@@ -396,6 +396,13 @@ feature d = minmax(a, min=-0.0, max=1)
 """
 
 
+def _minmax_from_negative_zero(values) -> list:
+    """The bits of ``minmax(a, min=-0.0, max=1)``, by hand: (a - min) / (max - min) in
+    float64, as minmax computes, rounded to float32; -0.0 - (-0.0) is +0.0."""
+    return np.array([np.float32((np.float64(a) - -0.0) / 1.0) for a in values],
+                    np.float32).view(np.uint32).tolist()
+
+
 def _step_by_step(w: float, a: float) -> np.float32:
     """``((g + g) + a)`` in float32, one addition after the other, as written."""
     w, a = np.float32(w), np.float32(a)
@@ -411,7 +418,8 @@ def test_the_transform_runs_as_written_whatever_the_grappler_options(tmp_path, o
     options the process set when the path was traced: the transform's call turns grappler
     off for it. Before, the call took the options of its tracing, and under the default
     ones grappler's constant folding simplified ``a - (-0.0)`` into ``a`` (minmax with
-    min -0.0 gave -0.0 at a = -0.0 instead of 0.0); with constant folding off it did not. Checked against numpy: float32 additions one after the other, at values where a
+    min -0.0 gave -0.0 at a = -0.0 instead of 0.0); with constant folding off it did not.
+    Checked against numpy: float32 additions one after the other, at values where a
     reassociated sum differs by 1 ulp (w = 1, a = 1e10), and minmax's float64 arithmetic."""
     path = tmp_path / "rewritable.feat"
     path.write_text(REWRITABLE)
@@ -419,8 +427,7 @@ def test_the_transform_runs_as_written_whatever_the_grappler_options(tmp_path, o
     data = write_records(tmp_path / "d.tfrecord", [example(w=w, a=a) for w, a in rows])
     expected = {
         "t": np.array([_step_by_step(w, a) for w, a in rows]).view(np.uint32).tolist(),
-        "d": np.array([np.float32((np.float64(a) - -0.0) / 1.0) for _, a in rows],
-                      np.float32).view(np.uint32).tolist()}
+        "d": _minmax_from_negative_zero([a for _, a in rows])}
     assert expected["t"][0] == 0x513a43b8 and expected["d"][3] == 0
     tf.config.optimizer.set_experimental_options(options)
     try:
@@ -456,17 +463,15 @@ def test_transform_features_called_in_a_users_function_gives_what_training_gives
     features = loaded if how == "skewless.load" else module
     values = [-0.0, 0.0, 0.25, -3.0]
     data = write_records(tmp_path / "d.tfrecord", [example(a=v) for v in values])
-    # (a - min) / (max - min), in float64 as minmax computes, by hand
-    expected = [np.float32((np.float64(v) - -0.0) / 1.0) for v in values]
-    assert np.array(expected).view(np.uint32).tolist()[:2] == [0, 0]
+    expected = _minmax_from_negative_zero(values)
+    assert expected[:2] == [0, 0]
     users = tf.function(lambda raw: features.transform_features(raw)["d"], autograph=False)
     called = users({"a": tf.constant(values, tf.float32)})
     eager = features.transform_features({"a": tf.constant(values, tf.float32)})["d"]
     trained = next(iter(features.input_fn(data, batch_size=8, shuffle=False)))[0]["d"]
     for where, got in (("the user's function", called), ("an eager call", eager),
                        ("training", trained)):
-        assert got.numpy().view(np.uint32).tolist() == \
-            np.array(expected, np.float32).view(np.uint32).tolist(), where
+        assert got.numpy().view(np.uint32).tolist() == expected, where
 
 
 def _resident_megabytes() -> float:
@@ -515,5 +520,4 @@ def test_a_graph_traced_while_functions_run_eagerly_still_runs_the_transform_as_
     for function in functions:
         got = function({"a": tf.constant([-0.0, 0.25], tf.float32)})
         assert function.experimental_get_tracing_count() == 1  # the graph traced above
-        # (a - (-0.0)) / 1.0 by hand: -0.0 - (-0.0) is +0.0
-        assert got.numpy().view(np.uint32).tolist() == [0, 0x3E800000]
+        assert got.numpy().view(np.uint32).tolist() == [0, 0x3E800000]  # 0.0, 0.25

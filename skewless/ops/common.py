@@ -50,10 +50,26 @@ def _flatten_like(args, ragged) -> list:
         if isinstance(arg, tf.RaggedTensor):
             arg = arg.flat_values
         elif isinstance(arg, tf.Tensor) and arg.shape.rank == 1:
-            rows = ragged.value_rowids() if rows is None else rows
+            rows = row_ids(ragged) if rows is None else rows
             arg = tf.gather(arg, rows)
         flat.append(arg)
     return flat
+
+
+def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
+    """The row (example) of each flat value of a ``[batch, None]`` ragged tensor, int64
+    ``[values]``: what ``ragged.value_rowids()`` gives, as one ``UpperBound`` over the row
+    splits (``tf.searchsorted(splits[1:], positions, side="right")``: the number of rows
+    that end at or before each value). TensorFlow's ``value_rowids`` builds a ``tf.repeat``
+    of some 50 nodes, which every instantiation of the transform (one per training
+    iterator) pays for."""
+    if ragged.ragged_rank != 1:
+        return ragged.value_rowids()
+    positions = tf.range(tf.size(ragged.values, out_type=ragged.row_splits.dtype))
+    ids = tf.raw_ops.UpperBound(sorted_inputs=tf.reshape(ragged.row_splits[1:], [1, -1]),
+                                values=tf.reshape(positions, [1, -1]),
+                                out_type=ragged.row_splits.dtype)
+    return tf.reshape(ids, [-1])
 
 
 def _expand_to(arg, rank: int):

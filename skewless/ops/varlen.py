@@ -10,7 +10,7 @@ import math
 from ..lazy import tf
 
 from .. import types as t
-from .common import need_int_const, need_number, need_shape
+from .common import need_int_const, need_number, need_shape, row_ids
 from .registry import ArgError, Param, op
 
 X = Param("x")
@@ -24,7 +24,7 @@ ZERO = {"int64": 0, "float32": 0.0, "string": "", "bool": False}
 def per_example(x):
     """The values of a batch, the index of each one's example, and the number of examples."""
     if isinstance(x, tf.RaggedTensor):
-        return x.flat_values, x.value_rowids(), x.nrows(out_type=tf.int64)
+        return x.flat_values, row_ids(x), x.nrows(out_type=tf.int64)
     if isinstance(x, tf.SparseTensor):
         return x.values, x.indices[:, 0], x.dense_shape[0]
     examples = tf.shape(x, out_type=tf.int64)[0]

@@ -274,6 +274,17 @@ def test_ragged_values_with_per_example_scalars_and_constants():
         [True, False], [], [False]]
 
 
+@given(st.lists(st.lists(st.integers(-100, 100), max_size=4), min_size=1, max_size=6)
+       .flatmap(lambda rows: st.tuples(st.just(rows), st.lists(st.integers(-100, 100),
+                                                              min_size=len(rows),
+                                                              max_size=len(rows)))))
+def test_ragged_values_meet_the_per_example_scalar_of_their_own_row(case):
+    """Empty rows anywhere (first, last, all): each value is paired with its row's scalar."""
+    rows, per_example = case
+    result = ops.subtract(ragged(rows, tf.int64), i64(*per_example))
+    assert result.to_list() == [[v - s for v in row] for row, s in zip(rows, per_example)]
+
+
 def test_sparse_values_with_constants_change_the_stored_values():
     x = tf.SparseTensor([[0, 1], [0, 3], [2, 0]], i64(-7, 4, 9), [3, 5])
     for result, expected in ((ops.multiply(x, tf.constant(2, tf.int64)), [-14, 8, 18]),

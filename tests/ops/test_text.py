@@ -53,6 +53,33 @@ def test_split_of_variable_and_fixed_values_concatenates_per_example():
     assert decoded(ops.split(fixed, sep="-")) == [["a", "b", "c"], ["", "d", "e"]]
 
 
+WORDS = st.text(alphabet="aB ,-", max_size=7)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(WORDS, max_size=3), min_size=1, max_size=5), st.sampled_from([",", "-"]))
+def test_split_and_tokenize_of_variable_values_concatenate_each_examples_pieces(rows, sep):
+    """Rows with no values, values with no tokens, empty strings, in any position."""
+    x = tf.ragged.constant(rows, tf.string, row_splits_dtype=tf.int64, ragged_rank=1)
+    assert decoded(ops.split(x, sep=sep)) == [
+        [piece for value in row for piece in value.split(sep)] for row in rows]
+    assert decoded(ops.tokenize(x)) == [
+        [word for value in row for word in re.sub(r"[,-]", "", value.lower()).split()]
+        for row in rows]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda width: st.lists(
+    st.lists(WORDS, min_size=width, max_size=width), min_size=1, max_size=4)))
+def test_split_and_tokenize_of_fixed_values_concatenate_each_examples_pieces(rows):
+    x = tf.constant(rows, tf.string)
+    assert decoded(ops.split(x, sep=",")) == [
+        [piece for value in row for piece in value.split(",")] for row in rows]
+    assert decoded(ops.tokenize(x)) == [
+        [word for value in row for word in re.sub(r"[,-]", "", value.lower()).split()]
+        for row in rows]
+
+
 def test_split_type_rule():
     scalar = t.Type("string", t.SCALAR)
     assert type_of("split", scalar, sep=" ") == VAR

@@ -88,6 +88,30 @@ def literal(x):
     return tf.get_static_value(x) if isinstance(x, tf.Tensor) and x.shape.rank == 0 else None
 
 
+def shared_constant(value, dtype) -> tf.Tensor:
+    """``tf.constant(value, dtype)`` (a number, a bool, or a nested list of them), made once
+    per graph being traced and reused by every later call with the same dtype, shape and
+    bytes (so 0.0 and -0.0 stay apart). The transform runs without grappler, which would
+    otherwise merge equal constants, and every node of its graph is paid for again by each
+    instantiation (once per training iterator, that is per epoch). Made outside any
+    ``tf.control_dependencies`` context, so that reusing it adds no ordering."""
+    import numpy as np  # here: compiling a spec imports neither numpy nor TensorFlow
+
+    dtype = tf.as_dtype(dtype)
+    if tf.executing_eagerly() or dtype == tf.string:
+        return tf.constant(value, dtype)
+    array = np.asarray(value, dtype.as_numpy_dtype)  # as tf.constant converts it
+    collection = tf.compat.v1.get_default_graph().get_collection_ref("skewless_constants")
+    if not collection:
+        collection.append({})
+    cache = collection[0]
+    key = (dtype, array.shape, array.tobytes())
+    if key not in cache:
+        with tf.control_dependencies(None):
+            cache[key] = tf.constant(array, dtype)
+    return cache[key]
+
+
 def as_float(x):
     """``x`` as float32 (int64 values rounded to the nearest float32); a literal is converted
     while tracing, so no cast runs per batch."""
@@ -95,7 +119,7 @@ def as_float(x):
         return x
     value = literal(x)
     if value is not None:
-        return tf.constant(value, tf.float32)  # numpy's conversion rounds as tf.cast does
+        return shared_constant(value, tf.float32)  # numpy's conversion rounds as tf.cast does
     return tf.cast(x, tf.float32)
 
 
@@ -119,8 +143,8 @@ def read_column(raw: dict, name: str, dtype: str):
 def constant(value, dtype: str):
     """A literal of the language as a rank-0 tensor."""
     if dtype == "bool":
-        return tf.constant(bool(value))
-    return tf.constant(value, dtype=t.TF_DTYPES[dtype])
+        return shared_constant(bool(value), tf.bool)
+    return shared_constant(value, t.TF_DTYPES[dtype])
 
 
 # ---- type rules --------------------------------------------------------------------------
@@ -222,6 +246,9 @@ def same_path(fn, *args):
             shape = tf.broadcast_dynamic_shape(shape, tf.shape(arg))
         flat = [tf.reshape(tf.broadcast_to(tf.cast(arg, tf.float64), shape), [-1])
                 for arg in args]
-    padding = [[0, PACKET - 1]]
-    result = tf.cast(fn(*(tf.pad(values, padding) for values in flat))[:1 - PACKET], tf.float32)
+    padding = shared_constant([[0, PACKET - 1]], tf.int32)
+    padded = fn(*(tf.pad(values, padding) for values in flat))
+    result = tf.cast(tf.strided_slice(padded, shared_constant([0], tf.int32),
+                                      shared_constant([1 - PACKET], tf.int32),
+                                      shared_constant([1], tf.int32)), tf.float32)
     return result if shape is None else tf.reshape(result, shape)

@@ -224,6 +224,10 @@ _DIGITS = r"[0-9](?:_?[0-9])*"
 _INTEGER = rf"[+-]?{_DIGITS}"
 _DECIMAL = rf"[+-]?(?:(?:{_DIGITS})?\.{_DIGITS}|{_DIGITS}\.?)(?:[eE][+-]?{_DIGITS})?"
 _NON_FINITE = r"[+-]?(?i:inf|infinity|nan)"
+# Plain texts, which StringToNumber reads as the general reading would, with no cleaning:
+# an optional "-", digits and (float32) a point; int64 at most 18 digits, so it cannot overflow.
+_PLAIN_INT64 = r"-?[0-9]{1,18}"
+_PLAIN_DECIMAL = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
 _INT64_MAX_HEAD = INT64_MAX // 10  # the first 18 of its 19 digits
 
 
@@ -241,7 +245,7 @@ def _to_number_type(args) -> t.Type:
     return t.Type(dtype, args.type("x").shape)
 
 
-def _parse_int64(text, default: int):
+def _parse_any_int64(text, default: int):
     valid = tf.strings.regex_full_match(text, _INTEGER)
     # Where the text is valid: its sign, and its significant digits (the sign, the leading
     # zeros and the underscores between them, then every other underscore, taken out)
@@ -260,7 +264,7 @@ def _parse_int64(text, default: int):
     return tf.where(ok, value, tf.constant(default, tf.int64))
 
 
-def _parse_float32(text, default: float):
+def _parse_any_float32(text, default: float):
     non_finite = tf.strings.regex_full_match(text, _NON_FINITE)
     valid = tf.strings.regex_full_match(text, _DECIMAL) | non_finite
     # "infinity" spelled out is read by TensorFlow 2.17 and later only: shorten it to "inf".
@@ -268,6 +272,34 @@ def _parse_float32(text, default: float):
     value = _to_float32(tf.strings.to_number(clean, tf.float64))
     ok = valid & (non_finite | tf.math.is_finite(value))
     return tf.where(ok, value, tf.constant(default, tf.float32))
+
+
+def _parse(text, default, plain_pattern: str, parse_plain, parse_any):
+    """``parse_any(text, default)``, the general reading, where a batch holds a text that
+    is neither empty nor of the plain form (``plain_pattern``), which ``parse_plain`` reads
+    exactly as ``parse_any`` would; else the plain reading alone, and ``default`` for empty
+    texts. Which reading runs depends on the batch, what each text gives does not: the
+    general one's validation (regular expressions that rewrite every text) is skipped for
+    clean data."""
+    plain = tf.strings.regex_full_match(text, plain_pattern)
+    value = parse_plain(tf.where(plain, text, "0"))
+    needs_any = tf.reduce_any(~plain & (tf.strings.length(text) > 0))
+    return tf.cond(needs_any, lambda: tf.where(plain, value, parse_any(text, default)),
+                   lambda: tf.where(plain, value, tf.constant(default, value.dtype)))
+
+
+def _parse_int64(text, default: int):
+    return _parse(text, default, _PLAIN_INT64,
+                  lambda plain: tf.strings.to_number(plain, tf.int64), _parse_any_int64)
+
+
+def _parse_float32(text, default: float):
+    def parse_plain(plain):
+        value = _to_float32(tf.strings.to_number(plain, tf.float64))
+        # too large for float32 ("4" followed by 38 digits): the default, as in general
+        return tf.where(tf.math.is_finite(value), value, tf.constant(default, tf.float32))
+
+    return _parse(text, default, _PLAIN_DECIMAL, parse_plain, _parse_any_float32)
 
 
 def _to_float32(wide):

@@ -298,6 +298,44 @@ def test_to_number_matches_python_float(values):
     np.testing.assert_allclose(result, expected, rtol=1e-7, equal_nan=True)
 
 
+PLAIN_INT = (st.from_regex(r"-?[0-9]{1,18}", fullmatch=True)
+             | st.integers(-(10**18 - 1), 10**18 - 1).map(str))
+# in plain notation, values beyond float32's largest (3.4e38, which give the default) and
+# below its smallest normal (subnormals, and zeros of either sign) included
+PLAIN_DECIMAL = (st.from_regex(r"-?(?:[0-9]{1,12}\.?[0-9]{0,8}|\.[0-9]{1,8})", fullmatch=True)
+                 | st.floats(allow_nan=False, allow_infinity=False).map("{:f}".format)
+                 | st.floats(width=32, allow_nan=False, allow_infinity=False).map(
+                     "{:.60f}".format))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(PLAIN_INT | st.just(""), min_size=1, max_size=6))
+def test_to_number_of_plain_integers_and_empty_texts_matches_python_int(values):
+    """Batches with no other text are read without the general validation."""
+    result = ops.to_number(tf.constant(values), dtype="int64", default=-5)
+    assert result.numpy().tolist() == [python_int(v, -5) for v in values]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(PLAIN_DECIMAL | st.just(""), min_size=1, max_size=6))
+def test_to_number_of_plain_decimals_and_empty_texts_matches_python_float_bit_for_bit(values):
+    result = ops.to_number(tf.constant(values), dtype="float32", default=-5.0).numpy()
+    expected = np.array([python_float(v, -5.0) for v in values], dtype=np.float32)
+    assert result.view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(PLAIN_INT | PLAIN_DECIMAL | NUMBERISH | st.just(""), min_size=2, max_size=6))
+def test_to_number_gives_a_text_the_same_bits_whatever_else_is_in_its_batch(values):
+    """Alone, each text of a batch is read by the plain or the general reading as its own
+    kind decides; in the batch, by the general one as soon as one text needs it."""
+    for dtype in ("int64", "float32"):
+        together = ops.to_number(tf.constant(values), dtype=dtype, default=-5).numpy()
+        alone = [ops.to_number(tf.constant([v]), dtype=dtype, default=-5).numpy()[0]
+                 for v in values]
+        assert together.tobytes() == np.array(alone, together.dtype).tobytes()
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(max_size=25), min_size=1, max_size=5))
 def test_to_number_never_fails(values):

@@ -45,16 +45,23 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(fn: Callable[[], Optional[dict]]) -> Sample:
-    """One call of ``fn`` in this process; a dict it returns becomes ``Sample.extra``."""
+def measure(fn: Callable[[], Optional[dict]],
+            teardown: Optional[Callable[[], None]] = None) -> Sample:
+    """One call of ``fn`` in this process; a dict it returns becomes ``Sample.extra``.
+    ``teardown``, if given, runs after the timed call, untimed."""
     cpu, wall = cpu_seconds(), time.perf_counter()
     extra = fn()
-    return Sample(time.perf_counter() - wall, cpu_seconds() - cpu, extra=extra or {})
+    sample = Sample(time.perf_counter() - wall, cpu_seconds() - cpu, extra=extra or {})
+    if teardown is not None:
+        teardown()
+    return sample
 
 
-def in_process(fn: Callable[[], Optional[dict]]) -> Callable[[], Sample]:
-    """A contender for ``alternate`` that calls ``fn`` in this process."""
-    return lambda: measure(fn)
+def in_process(fn: Callable[[], Optional[dict]],
+               teardown: Optional[Callable[[], None]] = None) -> Callable[[], Sample]:
+    """A contender for ``alternate`` that calls ``fn`` in this process (then ``teardown``,
+    untimed)."""
+    return lambda: measure(fn, teardown)
 
 
 def fresh_process(argv: list, cwd: Optional[str] = None,

@@ -217,6 +217,19 @@ def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
                           if parallel else {}))
 
 
+def read_to_the_end(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` for a pass that skewless itself reads to its end (analysis, profiles,
+    whole files), without tf.data's autotuning. Deleting an iterator waits for the
+    autotuning thread to end its current wait, which lasts up to the optimization period in
+    effect, a period that doubles from 10 ms as a pass goes on: 0 to 0.6 s after a pass of
+    0.6 s, up to 10 s after one of 10 s (TensorFlow 2.21), with nothing to do. Without it,
+    ``AUTOTUNE`` parallelism is the number of cores, as autotuning makes it on a busy
+    pipeline."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def _record_shard(count: int, index: int):
     """A function from a batch (records, number of its first record, path) to the batch of
     its records N with ``N % count == index``: every ``count``-th record from the first
@@ -264,8 +277,8 @@ def read_file(path: str, compression: str = "auto", batch_size: int = 1024):
     """The (records, names) batches of one file, as numpy arrays; a DataError naming the file
     if it cannot be read whole."""
     source = sources([path], compression)[0]
-    dataset = read_batches(tf.data.Dataset.from_tensors((source.path, source.compression)),
-                           batch_size)
+    dataset = read_to_the_end(read_batches(
+        tf.data.Dataset.from_tensors((source.path, source.compression)), batch_size))
     try:
         yield from dataset.as_numpy_iterator()
     except tf.errors.OpError as exc:

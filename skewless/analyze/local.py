@@ -19,7 +19,7 @@ from ..lazy import tf
 
 from ..csv_records import batch_reader
 from ..ir import Graph
-from ..records import all_records, list_files, source_dataset
+from ..records import all_records, list_files, read_to_the_end, source_dataset
 from .passes import (accumulators, bad_data, column_values, columns_read, no_records,
                      record_results)
 from .phases import phases
@@ -67,8 +67,8 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
         return tf.shape(records)[0], values_of(columns), kept, _bytes(kept)
 
     read = batch_reader(files, compression, [c for c in graph.columns if c.name in spec])
-    dataset = read(source_dataset(files, compression), batch_size,
-                   values).prefetch(tf.data.AUTOTUNE)
+    dataset = read_to_the_end(read(source_dataset(files, compression), batch_size,
+                                    values).prefetch(tf.data.AUTOTUNE))
     accumulated = accumulators(graph, keys)
     kept = [] if keep else None
     rows = size = 0

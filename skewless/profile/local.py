@@ -21,7 +21,7 @@ from ..analyze.progress import Progress
 from ..errors import DataError
 from ..ir import Graph
 from ..csv_records import batch_reader
-from ..records import list_files, read_error, source_dataset
+from ..records import list_files, read_error, read_to_the_end, source_dataset
 from . import MAX_ERRORS
 from .accumulators import Column, Settings
 from .batches import as_numpy, errors_of, profiled_columns, summarizer
@@ -178,7 +178,7 @@ def _batches(graph: Graph, files: list, batch_size: int, compression: str, title
     tf.Examples of ``graph``'s columns), a DataError naming a file that cannot be read whole
     (or a CSV row that does not fit)."""
     read = batch_reader(files, compression, graph.columns)
-    dataset = read(source_dataset(files, compression), batch_size).prefetch(1)
+    dataset = read_to_the_end(read(source_dataset(files, compression), batch_size).prefetch(1))
     shown = Progress(title, enabled=progress)
     try:
         for records, names in dataset:

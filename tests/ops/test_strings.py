@@ -300,12 +300,13 @@ def test_to_number_matches_python_float(values):
 
 PLAIN_INT = (st.from_regex(r"-?[0-9]{1,18}", fullmatch=True)
              | st.integers(-(10**18 - 1), 10**18 - 1).map(str))
-# in plain notation, values beyond float32's largest (3.4e38, which give the default) and
-# below its smallest normal (subnormals, and zeros of either sign) included
+# plain texts shorter than 32 characters: TensorFlow 2.16's parser fails on longer number
+# texts (docs/language.md, to_number); `test_to_number_of_long_plain_decimals` covers them
 PLAIN_DECIMAL = (st.from_regex(r"-?(?:[0-9]{1,12}\.?[0-9]{0,8}|\.[0-9]{1,8})", fullmatch=True)
                  | st.floats(allow_nan=False, allow_infinity=False).map("{:f}".format)
-                 | st.floats(width=32, allow_nan=False, allow_infinity=False).map(
-                     "{:.60f}".format))
+                 .filter(lambda text: len(text) < 32)
+                 | st.floats(-1, 1, width=32).map("{:.25f}".format))
+READS_LONG_NUMBER_TEXTS = tuple(map(int, tf.__version__.split(".")[:2])) >= (2, 17)
 
 
 @settings(max_examples=150, deadline=None)
@@ -321,6 +322,18 @@ def test_to_number_of_plain_integers_and_empty_texts_matches_python_int(values):
 def test_to_number_of_plain_decimals_and_empty_texts_matches_python_float_bit_for_bit(values):
     result = ops.to_number(tf.constant(values), dtype="float32", default=-5.0).numpy()
     expected = np.array([python_float(v, -5.0) for v in values], dtype=np.float32)
+    assert result.view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+
+
+@pytest.mark.skipif(not READS_LONG_NUMBER_TEXTS,
+                    reason="TensorFlow 2.16 fails on number texts of 32 characters or more "
+                           "(docs/language.md, to_number)")
+def test_to_number_of_long_plain_decimals():
+    """Plain texts beyond float32's largest give the default; the others are read."""
+    texts = ["4" + "0" * 38, "-3" + "0" * 39 + ".5", "1" * 38, "0." + "0" * 40 + "1", ""]
+    result = ops.to_number(tf.constant(texts), dtype="float32", default=-5.0).numpy()
+    expected = np.array([python_float(text, -5.0) for text in texts], dtype=np.float32)
+    assert expected.tolist()[:2] == [-5.0, -5.0]  # the first two overflow float32
     assert result.view(np.uint32).tolist() == expected.view(np.uint32).tolist()
 
 

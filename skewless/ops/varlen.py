@@ -183,7 +183,15 @@ def _extreme(name: str, segment_fn_name: str, nan_stand_in: float, doc: str):
             nan = tf.math.is_nan(values)
             values = tf.where(nan, tf.constant(nan_stand_in, tf.float32), values)
         segment_fn = getattr(tf.math, segment_fn_name)
-        result = _or_default(segment_fn(values, rows, examples), _counts(rows, examples), default)
+        result = segment_fn(values, rows, examples)
+        if floats:
+            # TensorFlow starts each example at float32's largest (min) or lowest (max)
+            # finite value, not at +inf or -inf: an example whose values are all +inf (min)
+            # or all -inf (max) would get that finite value
+            beyond = tf.cast(tf.equal(values, nan_stand_in), tf.int32)
+            only_beyond = tf.math.unsorted_segment_min(beyond, rows, examples) > 0
+            result = tf.where(only_beyond, tf.constant(nan_stand_in, tf.float32), result)
+        result = _or_default(result, _counts(rows, examples), default)
         if floats:
             any_nan = tf.math.unsorted_segment_max(tf.cast(nan, tf.int32), rows, examples) > 0
             result = tf.where(any_nan, tf.constant(math.nan, tf.float32), result)

@@ -81,6 +81,18 @@ def test_reductions_are_batch_invariant(rows):
         same(whole, alone)
 
 
+@given(st.lists(st.lists(st.sampled_from([-np.inf, np.inf, np.nan, -2.5, 0.0, 3.0]),
+                         max_size=4), min_size=1, max_size=6))
+def test_min_and_max_of_infinite_and_nan_values_match_numpy(rows):
+    """Rows of only -inf, only +inf, NaN among them, or empty, in any position."""
+    x = ragged(rows, tf.float32)
+    same(ops.min_(x, default=7), by_row(rows, np.min, 7).astype(np.float32))
+    same(ops.max_(x, default=7), by_row(rows, np.max, 7).astype(np.float32))
+    fixed = tf.constant([[-np.inf, -np.inf], [np.inf, np.inf], [np.inf, -np.inf]], tf.float32)
+    same(ops.max_(fixed), [-np.inf, np.inf, np.inf])
+    same(ops.min_(fixed), [-np.inf, np.inf, -np.inf])
+
+
 def test_min_and_max_propagate_nan():
     x = ragged([[1.0, np.nan, -3.0], [np.nan], [2.0, 5.0], []], tf.float32)
     same(ops.min_(x), [np.nan, np.nan, 2.0, 0.0])

@@ -93,6 +93,17 @@ def test_min_and_max_of_infinite_and_nan_values_match_numpy(rows):
     same(ops.min_(fixed), [-np.inf, np.inf, -np.inf])
 
 
+@given(st.lists(st.lists(st.integers(-2**63, 2**63 - 1) | st.sampled_from(
+    [-2**63, 2**63 - 1, -1, 0, 1]), max_size=5), min_size=1, max_size=6))
+def test_mean_of_int64_values_is_the_exact_mean_rounded(rows):
+    """No wrapping around: the exact sum (Python's int), rounded once to float64, divided by
+    the count, rounded to float32."""
+    result = ops.mean(ragged(rows, tf.int64), default=-1)
+    expected = [np.float32(float(sum(row)) / len(row)) if row else np.float32(-1)
+                for row in rows]
+    assert np.asarray(result).tobytes() == np.array(expected, np.float32).tobytes()
+
+
 def test_min_and_max_propagate_nan():
     x = ragged([[1.0, np.nan, -3.0], [np.nan], [2.0, 5.0], []], tf.float32)
     same(ops.min_(x), [np.nan, np.nan, 2.0, 0.0])

@@ -63,8 +63,6 @@ def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
     that end at or before each value). TensorFlow's ``value_rowids`` builds a ``tf.repeat``
     of some 50 nodes, which every instantiation of the transform (one per training
     iterator) pays for."""
-    if ragged.ragged_rank != 1:
-        return ragged.value_rowids()
     positions = tf.range(tf.size(ragged.values, out_type=ragged.row_splits.dtype))
     ids = tf.raw_ops.UpperBound(sorted_inputs=tf.reshape(ragged.row_splits[1:], [1, -1]),
                                 values=tf.reshape(positions, [1, -1]),

@@ -145,12 +145,21 @@ def count(x):
     return _counts(rows, examples)
 
 
-def _segment_sum(x):
-    """Per-example sums (floats accumulated in float64), and the number of values."""
+def _segment_sum(x, exact_int64: bool = False):
+    """Per-example sums (floats accumulated in float64), and the number of values. int64
+    sums wrap around on overflow, unless ``exact_int64``: then the high and low 32 bits are
+    summed apart in int64 (exact below 2**31 values an example) and joined in float64, which
+    rounds the exact sum once, as casting an int64 sum that does not overflow rounds it."""
     values, rows, examples = per_example(x)
+    counts = _counts(rows, examples)
+    if values.dtype == tf.int64 and exact_int64:
+        high = tf.math.unsorted_segment_sum(tf.bitwise.right_shift(values, 32), rows, examples)
+        low = tf.math.unsorted_segment_sum(tf.bitwise.bitwise_and(values, 0xFFFFFFFF), rows,
+                                           examples)
+        return tf.cast(high, tf.float64) * 2.0**32 + tf.cast(low, tf.float64), counts
     if values.dtype == tf.float32:
         values = tf.cast(values, tf.float64)
-    return tf.math.unsorted_segment_sum(values, rows, examples), _counts(rows, examples)
+    return tf.math.unsorted_segment_sum(values, rows, examples), counts
 
 
 @op("sum", X, infer=_reduction_type())
@@ -165,19 +174,8 @@ def sum_(x):
     infer=_reduction_type("float32", default="float32"))
 def mean(x, default=0):
     """The mean of each example's values as float32 (computed in float64), ``default`` for
-    an example without values. int64 values are summed without wrapping around: their high
-    and low 32 bits are summed apart in int64 (exact below 2**31 values an example) and
-    joined in float64, which rounds the exact sum once, as a float64 sum of an int64 that
-    does not overflow is rounded."""
-    if x.dtype == tf.int64:
-        values, rows, examples = per_example(x)
-        high = tf.math.unsorted_segment_sum(tf.bitwise.right_shift(values, 32), rows, examples)
-        low = tf.math.unsorted_segment_sum(tf.bitwise.bitwise_and(values, 0xFFFFFFFF), rows,
-                                           examples)
-        total = tf.cast(high, tf.float64) * 2.0**32 + tf.cast(low, tf.float64)
-        counts = _counts(rows, examples)
-    else:
-        total, counts = _segment_sum(x)
+    an example without values. int64 values are summed without wrapping around."""
+    total, counts = _segment_sum(x, exact_int64=True)
     quotient = tf.cast(total, tf.float64) / tf.cast(tf.maximum(counts, 1), tf.float64)
     return _or_default(tf.cast(quotient, tf.float32), counts, default)
 

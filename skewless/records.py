@@ -31,6 +31,7 @@ _GZIP_SMALLEST = 18  # header, an empty deflate block, trailer
 # deflate compresses at most about 1032:1, so a GZIP file this small holds less than 2**32
 # bytes of data, and its trailer's length is exact
 _GZIP_EXACT_BELOW = 2**21
+_READER_BUFFER_BYTES = 256 * 1024  # tf.data.TFRecordDataset's default buffer
 _RECORD_FRAMING = 16  # length (8) and its CRC (4) before the data, the data's CRC (4) after
 _ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
 
@@ -150,7 +151,7 @@ def _file_batches(batch_size: int):
             path = tf.identity(path)
         facts = tf.data.Dataset.from_tensors((path, compression, expected, modulus)).repeat()
         # A damaged record ends the file's reading: the batch it is in is dropped
-        records = (tf.data.TFRecordDataset(path, compression_type=compression)
+        records = (_records_of(path, compression)
                    .batch(batch_size).ignore_errors(log_warning=True))
         batches = tf.data.Dataset.zip((records, tf.data.Dataset.range(0, 2**62, batch_size),
                                        facts))
@@ -160,6 +161,17 @@ def _file_batches(batch_size: int):
         return batches.concatenate(end)
 
     return tf.autograph.experimental.do_not_convert(read)
+
+
+def _records_of(path, compression) -> tf.data.Dataset:
+    """The records of one file (``path`` and ``compression``: string scalars), read by the
+    op ``tf.data.TFRecordDataset`` wraps, with its default buffer. The wrapper adds a
+    ``flat_map`` over file names whose function every iterator of a file instantiates
+    again, graph passes included: inside :func:`_file_batches`, once per file per pass."""
+    variant = tf.raw_ops.TFRecordDataset(
+        filenames=path, compression_type=compression,
+        buffer_size=tf.constant(_READER_BUFFER_BYTES, tf.int64))
+    return tf.data.experimental.from_variant(variant, tf.TensorSpec([], tf.string))
 
 
 def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,

@@ -152,6 +152,10 @@ class Features:
         # too (training only), so that no rewrite makes them depend on the batch size.
         self._transform_features = SharedTransform(transform_features)
         self._transform_targets = SharedTransform(transform_targets)
+        # training makes one call for both: one function to instantiate per iterator (once
+        # per epoch), one nested call per batch; its ops are those of the two above
+        self._transform_training = SharedTransform(
+            lambda raw: (transform_features(raw), transform_targets(raw)))
 
     # ---- the one transformation ---------------------------------------------------------
 
@@ -234,8 +238,7 @@ class Features:
 
     def _parse_training_batch(self, records, names):
         raw = tf.io.parse_example(records, self.RAW_FEATURE_SPEC, example_names=names)
-        features = self.transform_features(raw)
-        targets = self.transform_targets(raw)
+        features, targets = self._transform_training(raw)
         if self.WEIGHT_KEY is None:
             return features, targets
         return features, targets, tf.cast(raw[self.WEIGHT_KEY], tf.float32)

@@ -59,6 +59,19 @@ def raw_tensor_spec(column: ColumnSpec):
     return tf.TensorSpec([None, *column.shape.dims], dtype)
 
 
+READ_CHUNK_RECORDS = 4096  # a chunk of input_fn(shuffle=False) holds up to this many records
+MOST_BATCHES_PER_CHUNK = 4  # and at most this many batches
+
+
+def read_size(batch_size: int) -> int:
+    """Records per chunk of ``input_fn(shuffle=False)``: a whole number of batches, up to
+    ``READ_CHUNK_RECORDS`` records and at most ``MOST_BATCHES_PER_CHUNK`` batches (so a
+    chunk holds at most four batches' records in memory). Each chunk passes through the
+    reading stages, ``parse_example`` and the transform's call as one element, and each of
+    those costs a function call per element (measured in ``docs/performance.md``)."""
+    return batch_size * max(1, min(MOST_BATCHES_PER_CHUNK, READ_CHUNK_RECORDS // batch_size))
+
+
 class SharedTransform:
     """One transform of a spec (its features, or its targets) as every path calls it: a
     never-inlined ``tf.function`` (``_noinline``), so that no caller's graph takes its ops
@@ -186,7 +199,9 @@ class Features:
         that does not fit the spec raises ``InvalidArgumentError`` naming the file, line
         and column); the files are all CSV or all TFRecord. Records are batched before
         parsing, so parsing and the transform are vectorized; the last batch may be
-        smaller.
+        smaller. With ``shuffle=False`` each file is read, parsed and transformed in chunks
+        of up to four batches (``read_size``), then cut into batches: the same tensors, with
+        up to four batches' records in memory per chunk.
 
         Reading is stricter than plain ``tf.data``: a ``DataError`` is raised here when no
         file matches, a match is a directory or cannot be opened, or every file is empty;
@@ -226,10 +241,13 @@ class Features:
                 self._parse_training_batch, num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
         else:
-            # Each file is read in batches of its own; joining its last, smaller batch with
-            # the next file's first after the transform gives the same tensors (the
-            # transform is batch-invariant) and moves less data than joining the records.
-            dataset = read(dataset, batch_size, self._parse_training_batch,
+            # Each file is read in chunks of its own of a few batches, parsed and
+            # transformed a chunk at a time, then cut into batches: the transform is
+            # batch-invariant, so this gives the tensors of reading batch_size records at a
+            # time, with fewer, larger elements through every stage; joining a file's last
+            # chunk with the next file's first after the transform moves less data than
+            # joining the records.
+            dataset = read(dataset, read_size(batch_size), self._parse_training_batch,
                            shard=record_shard)
             if num_epochs != 1:
                 dataset = dataset.repeat(num_epochs)

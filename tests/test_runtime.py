@@ -10,9 +10,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings, strategies as st
 
 import skewless
-from skewless_test_helpers import compile_both, example, write_records
+from property_budget import BUDGET, count
+from skewless import runtime
+from skewless_test_helpers import QUIET, compile_both, example, write_records
 
 SPEC = """\
 spec runtime_test
@@ -141,6 +144,35 @@ def test_num_epochs(features, files):
     assert xs(forever.take(6)) == (list(range(12)) * 3)[:30]
     shuffled = xs(features.input_fn(pattern, batch_size=5, shuffle=True, seed=1, num_epochs=3))
     assert sorted(shuffled) == sorted(list(range(12)) * 3)
+
+
+@pytest.mark.parametrize("batch_size, chunk", [(1, 4), (5, 20), (128, 512), (1024, 4096),
+                                               (1500, 3000), (2048, 4096), (4096, 4096),
+                                               (5000, 5000)])
+def test_files_are_read_in_chunks_of_up_to_four_batches_and_4096_records(batch_size, chunk):
+    assert runtime.read_size(batch_size) == chunk
+
+
+@settings(max_examples=max(5, BUDGET.max_examples // 5), deadline=None, suppress_health_check=QUIET)
+@given(sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4).filter(any),
+       batch_size=st.integers(1, 7))
+def test_batches_are_whole_and_in_order_across_chunks_and_files(features, tmp_path_factory,
+                                                                sizes, batch_size):
+    """Files of any sizes (empty ones too), read in chunks of up to four batches: every
+    batch but the last holds batch_size records, in file order, each transformed as alone."""
+    count("input_fn chunks and batches", 1)
+    directory = tmp_path_factory.mktemp("chunks")
+    starts = np.cumsum([0, *sizes])
+    for number, size in enumerate(sizes):
+        write_records(directory / f"part-{number}.tfrecord",
+                      [record(i) for i in range(starts[number], starts[number] + size)])
+    batches = list(features.input_fn(str(directory / "part-*"), batch_size=batch_size,
+                                     shuffle=False))
+    total = int(starts[-1])
+    assert [int(b[0]["x2"].shape[0]) for b in batches] == \
+        [batch_size] * (total // batch_size) + ([total % batch_size] if total % batch_size else [])
+    assert [float(v) for b in batches for v in b[0]["x2"].numpy()] == [2.0 * i for i in range(total)]
+    assert [float(v) for b in batches for v in b[1]["y2"].numpy()] == [10.0 * i + 1 for i in range(total)]
 
 
 def test_the_last_batch_may_be_smaller(features, files):

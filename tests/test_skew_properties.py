@@ -342,7 +342,7 @@ def test_a_batch_dependent_transform_is_caught(plain):
     assert_no_skew(batch_mean, [{"x": 3.0, "y": 0.0}])
     with pytest.raises(AssertionError, match=r"feature 'c' differs for record 0 of 2 between "
                                              r"training \(input_fn, 2 records in one batch\) "
-                                             r"and training \(input_fn, batch_size=1\)"):
+                                             r"and serving \(serving_input_receiver_fn"):
         assert_no_skew(batch_mean, [{"x": 1.0, "y": 0.0}, {"x": 3.0, "y": 0.0}])
 
 

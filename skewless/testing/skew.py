@@ -5,11 +5,15 @@ model features along every path a record can take and compares them per record:
 
 - training: the records written to a TFRecord file and read back by ``input_fn`` (labels and
   weight included), once per batch size (``1``: one record per batch; ``None``: all the
-  records in one batch), so that a record's features cannot depend on its batch;
+  records in one batch). ``input_fn`` transforms chunks of up to four batches at a time
+  (``runtime.read_size``), so at batch size 1 up to four records are still transformed
+  together;
 - serving, Classify/Regress: ``serving_input_receiver_fn()`` on the serialized examples with
-  labels and weight removed;
+  labels and weight removed, one record per call: each record transformed alone, so that a
+  record's features cannot depend on its batch;
 - serving, Predict: ``raw_serving_input_receiver_fn()`` on raw tensors built straight from
-  the Python values (``strategies.raw_tensors``), labels absent.
+  the Python values (``strategies.raw_tensors``), labels absent, all the records in one
+  call.
 
 Tensors are compared by their bits: dtypes and shapes must agree, NaN must be where NaN is
 (any NaN matches any NaN), ``-0.0`` differs from ``0.0``, strings compare as bytes, sparse
@@ -180,11 +184,13 @@ class SkewChecker:
         """Every path's per-record rows: ``{path: {"features"|"targets"|"weights": {name:
         [Row, …]}}}``. ``examples`` are the records' ``tf.train.Example``s when they come
         from files (default: built from the records). ``groups`` (sizes summing to the
-        number of records) split the records into batches for the serving calls; training
-        reads them all from one file either way."""
+        number of records) split the records into batches for both serving calls (by
+        default, one record per Classify call and all of them in one Predict call);
+        training reads them all from one file either way."""
         tf = _tf()
         count = len(records)
         bounds = _bounds(groups or [count], count)
+        example_bounds = bounds if groups else _bounds([1] * count, count)
         if examples is None:
             examples = [to_example(record, self.columns) for record in records]
         with tf.io.TFRecordWriter(self.path) as writer:
@@ -198,7 +204,7 @@ class SkewChecker:
             result[label] = self._run(label, records, lambda: self._training(size, count))
         serving = [self._serving_example(e).SerializeToString() for e in examples]
         label = "serving (serving_input_receiver_fn, tf.Examples without labels)"
-        result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (
+        result[label] = self._run(label, records, lambda: _serve(example_bounds, lambda lo, hi: (
             self.receive_examples(tf.constant(serving[lo:hi], dtype=tf.string)))))
         label = "serving (raw_serving_input_receiver_fn, raw tensors)"
         result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (

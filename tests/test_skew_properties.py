@@ -332,18 +332,30 @@ def test_hypothesis_finds_and_shrinks_a_skew(plain):
     checker.close()
 
 
-def test_a_batch_dependent_transform_is_caught(plain):
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 9])
+@pytest.mark.parametrize("part", ["feature", "target"])
+def test_a_batch_dependent_transform_is_caught(plain, part, count):
+    """A feature or a target minus its batch's mean: caught whatever the number of records,
+    fewer than input_fn's chunk of four batches at batch size 1 included."""
+    centered = lambda raw, name: {name: raw[name] - tf.reduce_mean(raw[name])}  # noqa: E731
     batch_mean = runtime.Features(
         columns=plain.columns,
-        transform_features=lambda raw: {"c": raw["x"] - tf.reduce_mean(raw["x"])},
-        transform_targets=lambda raw: {"y": raw["y"]},
-        feature_types={"c": Type("float32", SCALAR)}, target_types={"y": Type("float32", SCALAR)},
-        fingerprint="batch-mean")
-    assert_no_skew(batch_mean, [{"x": 3.0, "y": 0.0}])
-    with pytest.raises(AssertionError, match=r"feature 'c' differs for record 0 of 2 between "
-                                             r"training \(input_fn, 2 records in one batch\) "
-                                             r"and serving \(serving_input_receiver_fn"):
-        assert_no_skew(batch_mean, [{"x": 1.0, "y": 0.0}, {"x": 3.0, "y": 0.0}])
+        transform_features=(lambda raw: centered(raw, "x")) if part == "feature"
+        else (lambda raw: {"x": raw["x"]}),
+        transform_targets=(lambda raw: centered(raw, "y")) if part == "target"
+        else (lambda raw: {"y": raw["y"]}),
+        feature_types={"x": Type("float32", SCALAR)}, target_types={"y": Type("float32", SCALAR)},
+        fingerprint=f"batch-mean-{part}")
+    assert_no_skew(batch_mean, [{"x": 3.0, "y": 3.0}])
+    records = [{"x": float(i), "y": float(i)} for i in range(count)]
+    alone = ("serving \\(serving_input_receiver_fn" if part == "feature"
+             else "training \\(parse_example and transform_targets, each record alone\\)")
+    # past four records, training at batch size 1 (chunks of four) differs first
+    other = "training \\(input_fn, batch_size=1\\)" if count > 4 else alone
+    with pytest.raises(AssertionError, match=f"{part} '[xy]' differs for record 0 of {count} "
+                                             f"between training \\(input_fn, {count} records in "
+                                             f"one batch\\) and {other}"):
+        assert_no_skew(batch_mean, records)
 
 
 def test_serving_that_needs_the_label_is_caught(plain):

@@ -7,7 +7,8 @@ model features along every path a record can take and compares them per record:
   weight included), once per batch size (``1``: one record per batch; ``None``: all the
   records in one batch). ``input_fn`` transforms chunks of up to four batches at a time
   (``runtime.read_size``), so at batch size 1 up to four records are still transformed
-  together;
+  together; the targets are therefore also computed for each record alone
+  (``parse_example`` of the record, then ``transform_targets``);
 - serving, Classify/Regress: ``serving_input_receiver_fn()`` on the serialized examples with
   labels and weight removed, one record per call: each record transformed alone, so that a
   record's features cannot depend on its batch;
@@ -203,6 +204,9 @@ class SkewChecker:
                      "batch)")
             result[label] = self._run(label, records, lambda: self._training(size, count))
         serving = [self._serving_example(e).SerializeToString() for e in examples]
+        if self.features.TARGET_KEYS:
+            label = "training (parse_example and transform_targets, each record alone)"
+            result[label] = self._run(label, records, lambda: self._targets_alone(examples))
         label = "serving (serving_input_receiver_fn, tf.Examples without labels)"
         result[label] = self._run(label, records, lambda: _serve(example_bounds, lambda lo, hi: (
             self.receive_examples(tf.constant(serving[lo:hi], dtype=tf.string)))))
@@ -226,6 +230,16 @@ class SkewChecker:
         if seen != count:
             raise AssertionError(f"input_fn gave {seen} records, {count} were written")
         return parts
+
+    def _targets_alone(self, examples) -> dict:
+        tf = _tf()
+        rows_ = {}
+        for example in examples:
+            raw = tf.io.parse_example(tf.constant([example.SerializeToString()]),
+                                      self.features.RAW_FEATURE_SPEC)
+            for name, part in _rows_of(self.features.transform_targets(raw), 1).items():
+                rows_.setdefault(name, []).extend(part)
+        return {"targets": rows_}
 
     def _serving_example(self, example):
         copy = type(example)()

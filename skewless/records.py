@@ -5,7 +5,9 @@ in (``corrupted record at 2445``), and reads a file cut inside a record header, 
 file cut anywhere, as its first records, silently. Here each file is read by its own
 ``TFRecordDataset`` whose errors are caught (``ignore_errors``) and whose bytes are counted:
 when the count at the end of the file falls short of the file's length (for GZIP files, of
-the uncompressed length its trailer records), the reading stopped early, and an
+the uncompressed length its trailer records; for ZLIB files, whose stream records no length,
+of the length found by decompressing the stream once more in Python, which also finds a
+stream cut short or damaged), the reading stopped early, and an
 ``InvalidArgumentError`` is raised that names the file, the record and its byte offset
 (found by reading the file again, record by record, once it is known to be damaged). The
 count costs one ``tf.strings.length`` per batch, and the file's length one Python call per
@@ -25,13 +27,14 @@ from .lazy import np, tf
 from .errors import DataError
 
 COMPRESSIONS = ("auto", "GZIP", "ZLIB", "")
-UNCHECKED = -1  # the length of a ZLIB stream's data is not recorded anywhere
 GZIP_TRAILER_MODULUS = 2**32  # a GZIP trailer holds the uncompressed length modulo 2**32
 _GZIP_SMALLEST = 18  # header, an empty deflate block, trailer
 # deflate compresses at most about 1032:1, so a GZIP file this small holds less than 2**32
 # bytes of data, and its trailer's length is exact
 _GZIP_EXACT_BELOW = 2**21
 _READER_BUFFER_BYTES = 256 * 1024  # tf.data.TFRecordDataset's default buffer
+_PLAIN_MODULUS = 2**62  # counts of plain and ZLIB data are compared modulo this
+_ZLIB_READ_BYTES = 1 << 20  # a ZLIB file's length is found this many bytes at a time
 _RECORD_FRAMING = 16  # length (8) and its CRC (4) before the data, the data's CRC (4) after
 _ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
 
@@ -39,8 +42,8 @@ _ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
 @dataclass(frozen=True)
 class Source:
     """A TFRecord file to read: its ``compression`` ("GZIP", "ZLIB" or ""), the number of
-    bytes its records take once uncompressed (``expected``, modulo ``modulus``; UNCHECKED
-    when unknown), and whether it certainly holds no record."""
+    bytes its records take once uncompressed (``expected``, modulo ``modulus``), and whether
+    it certainly holds no record."""
 
     path: str
     compression: str
@@ -95,8 +98,26 @@ def _source(path: str, compression: str) -> Source:
         return Source(path, kind, 0 if size == 0 else GZIP_TRAILER_MODULUS,
                       GZIP_TRAILER_MODULUS, size == 0)
     if kind == "ZLIB":
-        return Source(path, kind, UNCHECKED, 1, size == 0)
-    return Source(path, kind, size, 2**62, size == 0)
+        return Source(path, kind, _zlib_length(path) if size else 0, _PLAIN_MODULUS, size == 0)
+    return Source(path, kind, size, _PLAIN_MODULUS, size == 0)
+
+
+def _zlib_length(path: str) -> int:
+    """The length of the data of the ZLIB stream in ``path``, found by decompressing it (a
+    ZLIB stream records no length), in bounded memory; ``_PLAIN_MODULUS``, which no count
+    matches, when the stream is damaged or ends before its end marker (a file cut short,
+    even between two records)."""
+    stream, length = zlib.decompressobj(), 0
+    try:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            while not stream.eof:
+                data = stream.unconsumed_tail or handle.read(_ZLIB_READ_BYTES)
+                if not data:
+                    break
+                length += len(stream.decompress(data, _ZLIB_READ_BYTES))
+    except zlib.error:
+        return _PLAIN_MODULUS
+    return length if stream.eof else _PLAIN_MODULUS
 
 
 def _empty_gzip(handle) -> bool:
@@ -198,7 +219,7 @@ def read_batches(sources: tf.data.Dataset, batch_size: int, parse=None,
         # offset: the bytes of the file's records read so far, framing included
         records, first, (path, compression, expected, modulus) = batch
         end = tf.equal(first, END)
-        whole = ~end | (expected == UNCHECKED) | tf.equal(offset % modulus, expected)
+        whole = ~end | tf.equal(offset % modulus, expected)
         message = tf.cond(whole, lambda: tf.constant(""), lambda: tf.numpy_function(
             _damage, [path, compression], tf.string, stateful=False))
         with tf.control_dependencies([tf.debugging.Assert(whole, [message])]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import zlib
 
 import pytest
 import tensorflow as tf
@@ -148,9 +149,10 @@ def test_every_command_names_the_damaged_file(folder, case, capsys):
     assert not (folder / "out.py").exists() and not (folder / "out.json").exists()
 
 
-def _read_all(features, data):
+def _read_all(features, data, compression="auto"):
     return sum(int(tf.shape(batch[1]["y"])[0])
-               for batch in features.input_fn(data, batch_size=4, shuffle=False))
+               for batch in features.input_fn(data, batch_size=4, shuffle=False,
+                                              compression=compression))
 
 
 @pytest.mark.parametrize("case", sorted(set(DAMAGED) - NOT_EXAMPLES))
@@ -171,6 +173,43 @@ def test_input_fn_stops_at_a_record_that_is_not_an_example(folder, case, loaded)
     path = damaged_file(folder, case)
     with pytest.raises((tf.errors.InvalidArgumentError, UnicodeDecodeError)):
         _read_all(loaded, [str(folder / "good.tfrecord"), path])
+
+
+def _zlib(cut_after: int = 0) -> bytes:
+    """The records as one ZLIB stream, flushed after each record; with ``cut_after``, cut
+    right after that many whole records, before the stream's end."""
+    stream, data, framed_at = zlib.compressobj(), b"", []
+    for start in range(0, len(_plain()), FRAMED):
+        data += stream.compress(_plain()[start:start + FRAMED]) + stream.flush(zlib.Z_SYNC_FLUSH)
+        framed_at.append(len(data))
+    return data[:framed_at[cut_after - 1]] if cut_after else data + stream.flush()
+
+
+ZLIB_DAMAGED = {
+    "cut in half": lambda: _zlib()[:len(_zlib()) // 2],
+    "cut between two records": lambda: _zlib(cut_after=3),
+    "cut after its last record, before the end of the stream": lambda: _zlib(cut_after=6),
+    "without its checksum": lambda: _zlib()[:-4],
+    "flipped": lambda: flipped(_zlib(), len(_zlib()) // 2),
+    "plain data": _plain,
+    "gzip data": _gzip,
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZLIB_DAMAGED))
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_input_fn_names_a_damaged_zlib_file(folder, loaded, case, shuffle):
+    """A ZLIB stream records no length: it is decompressed once more to find it, and a
+    stream that ends before its end marker is cut short, even between two records."""
+    good, path = folder / "good.zlib", folder / f"zlib_{case.replace(' ', '_')}"
+    good.write_bytes(_zlib())
+    path.write_bytes(ZLIB_DAMAGED[case]())
+    assert _read_all(loaded, [str(good)], compression="ZLIB") == len(RECORDS)
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        for _ in loaded.input_fn([str(good), str(path)], batch_size=4, shuffle=shuffle, seed=1,
+                                 compression="ZLIB"):
+            pass
+    assert f"{path}: cannot read record" in info.value.message
 
 
 def test_the_error_gives_the_record_and_byte_offset(folder, loaded, capsys):

@@ -17,6 +17,7 @@ Facts known before reading are checked then, as ``DataError``: no file matches, 
 a file that cannot be opened, every file empty."""
 from __future__ import annotations
 
+import gzip
 import re
 import zlib
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ _GZIP_EXACT_BELOW = 2**21
 _READER_BUFFER_BYTES = 256 * 1024  # tf.data.TFRecordDataset's default buffer
 _PLAIN_MODULUS = 2**62  # counts of plain and ZLIB data are compared modulo this
 _ZLIB_READ_BYTES = 1 << 20  # a ZLIB file's length is found this many bytes at a time
+_LENGTH_BYTES = 8  # a record's header begins with its length, a little-endian uint64
 _RECORD_FRAMING = 16  # length (8) and its CRC (4) before the data, the data's CRC (4) after
 _ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
 
@@ -78,9 +80,36 @@ def sources(files: Sequence[str], compression: str) -> list[Source]:
     return [_source(path, compression) for path in files]
 
 
-def _source(path: str, compression: str) -> Source:
-    kind = ("GZIP" if path.lower().endswith(".gz") else "") if compression == "auto" \
+def _compression_of(path: str, compression: str) -> str:
+    return ("GZIP" if path.lower().endswith(".gz") else "") if compression == "auto" \
         else compression
+
+
+def first_record_bytes(files: Sequence[str], compression: str) -> Optional[int]:
+    """The length of the first record of the first file that holds one, from its header
+    (through the decompressor for GZIP and ZLIB files): an estimate of a record's size.
+    None when no header can be read; a damaged file is found, and named, by reading it."""
+    for path in files:
+        kind = _compression_of(path, compression)
+        try:
+            with tf.io.gfile.GFile(path, "rb") as handle:
+                if kind == "GZIP":
+                    header = gzip.GzipFile(fileobj=handle).read(_LENGTH_BYTES)
+                elif kind == "ZLIB":
+                    header = zlib.decompressobj().decompress(handle.read(1 << 16), _LENGTH_BYTES)
+                else:
+                    header = handle.read(_LENGTH_BYTES)
+        except (OSError, EOFError, zlib.error, tf.errors.OpError):
+            return None
+        if len(header) == _LENGTH_BYTES:
+            return int.from_bytes(header, "little")
+        if header:
+            return None
+    return None
+
+
+def _source(path: str, compression: str) -> Source:
+    kind = _compression_of(path, compression)
     try:
         with tf.io.gfile.GFile(path, "rb") as handle:
             size = handle.size()

@@ -12,11 +12,11 @@ from typing import Callable, Optional, Sequence, Union
 from .lazy import tf
 
 from . import distribute
-from .csv_records import batch_reader
+from .csv_records import all_csv, batch_reader
 from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant, read_column
-from .records import list_files, source_dataset
+from .records import first_record_bytes, list_files, source_dataset
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
 __all__ = ["Features", "ColumnSpec", "Shape", "Type", "asset_path", "constant", "read_column"]
@@ -59,17 +59,23 @@ def raw_tensor_spec(column: ColumnSpec):
     return tf.TensorSpec([None, *column.shape.dims], dtype)
 
 
-READ_CHUNK_RECORDS = 4096  # a chunk of input_fn(shuffle=False) holds up to this many records
-MOST_BATCHES_PER_CHUNK = 4  # and at most this many batches
+READ_CHUNK_RECORDS = 4096  # a chunk of input_fn(shuffle=False) holds up to this many records,
+MOST_BATCHES_PER_CHUNK = 4  # at most this many batches,
+READ_CHUNK_BYTES = 16 << 20  # and about this many bytes of records, unless one batch is more
 
 
-def read_size(batch_size: int) -> int:
+def read_size(batch_size: int, record_bytes: Optional[int]) -> int:
     """Records per chunk of ``input_fn(shuffle=False)``: a whole number of batches, up to
-    ``READ_CHUNK_RECORDS`` records and at most ``MOST_BATCHES_PER_CHUNK`` batches (so a
-    chunk holds at most four batches' records in memory). Each chunk passes through the
-    reading stages, ``parse_example`` and the transform's call as one element, and each of
-    those costs a function call per element (measured in ``docs/performance.md``)."""
-    return batch_size * max(1, min(MOST_BATCHES_PER_CHUNK, READ_CHUNK_RECORDS // batch_size))
+    ``READ_CHUNK_RECORDS`` records, ``MOST_BATCHES_PER_CHUNK`` batches, and
+    ``READ_CHUNK_BYTES`` of records of ``record_bytes`` each (one batch when the size of a
+    record is not known). Each chunk passes through the reading stages, ``parse_example``
+    and the transform's call as one element, and each of those costs a function call per
+    element (measured in ``docs/performance.md``)."""
+    if record_bytes is None:
+        return batch_size
+    fitting = READ_CHUNK_BYTES // max(1, batch_size * record_bytes)
+    return batch_size * max(1, min(MOST_BATCHES_PER_CHUNK, READ_CHUNK_RECORDS // batch_size,
+                                   fitting))
 
 
 class SharedTransform:
@@ -199,9 +205,9 @@ class Features:
         that does not fit the spec raises ``InvalidArgumentError`` naming the file, line
         and column); the files are all CSV or all TFRecord. Records are batched before
         parsing, so parsing and the transform are vectorized; the last batch may be
-        smaller. With ``shuffle=False`` each file is read, parsed and transformed in chunks
-        of up to four batches (``read_size``), then cut into batches: the same tensors, with
-        up to four batches' records in memory per chunk.
+        smaller. With ``shuffle=False`` each TFRecord file is read, parsed and transformed in
+        chunks of up to four batches and about 16 MiB of records (``read_size``, from the
+        size of the first record), then cut into batches: the same tensors.
 
         Reading is stricter than plain ``tf.data``: a ``DataError`` is raised here when no
         file matches, a match is a directory or cannot be opened, or every file is empty;
@@ -247,8 +253,9 @@ class Features:
             # time, with fewer, larger elements through every stage; joining a file's last
             # chunk with the next file's first after the transform moves less data than
             # joining the records.
-            dataset = read(dataset, read_size(batch_size), self._parse_training_batch,
-                           shard=record_shard)
+            record_bytes = None if all_csv(files) else first_record_bytes(files, compression)
+            dataset = read(dataset, read_size(batch_size, record_bytes),
+                           self._parse_training_batch, shard=record_shard)
             if num_epochs != 1:
                 dataset = dataset.repeat(num_epochs)
             dataset = dataset.rebatch(batch_size)

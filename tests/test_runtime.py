@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import skewless
 from property_budget import BUDGET, count
-from skewless import runtime
+from skewless import records, runtime
 from skewless_test_helpers import QUIET, compile_both, example, write_records
 
 SPEC = """\
@@ -146,11 +146,26 @@ def test_num_epochs(features, files):
     assert sorted(shuffled) == sorted(list(range(12)) * 3)
 
 
-@pytest.mark.parametrize("batch_size, chunk", [(1, 4), (5, 20), (128, 512), (1024, 4096),
-                                               (1500, 3000), (2048, 4096), (4096, 4096),
-                                               (5000, 5000)])
-def test_files_are_read_in_chunks_of_up_to_four_batches_and_4096_records(batch_size, chunk):
-    assert runtime.read_size(batch_size) == chunk
+@pytest.mark.parametrize("batch_size, record_bytes, chunk", [
+    (1, 300, 4), (5, 300, 20), (128, 300, 512), (1024, 300, 4096), (1500, 300, 3000),
+    (2048, 300, 4096), (4096, 300, 4096), (5000, 300, 5000), (1024, 0, 4096),
+    (1024, 4096, 4096), (1024, 4097, 3072), (1024, 8192, 2048), (1024, 200_000, 1024),
+    (64, 200_000, 64), (64, 80_000, 192), (128, None, 128), (1, None, 1)])
+def test_files_are_read_in_chunks_of_up_to_four_batches_4096_records_and_16_mib(
+        batch_size, record_bytes, chunk):
+    assert runtime.read_size(batch_size, record_bytes) == chunk
+
+
+@pytest.mark.parametrize("compression, name", [("auto", "a.tfrecord"), ("auto", "a.tfrecord.gz"),
+                                               ("ZLIB", "a.tfrecord")])
+def test_a_records_size_is_read_from_the_first_file_that_holds_one(tmp_path, compression, name):
+    kind = {"auto": "GZIP" if name.endswith(".gz") else "", "ZLIB": "ZLIB"}[compression]
+    write_records(tmp_path / "0-empty.tfrecord", [])
+    write_records(tmp_path / name, [b"x" * 1234, b"y"], kind)
+    files = [str(tmp_path / "0-empty.tfrecord"), str(tmp_path / name)]
+    assert records.first_record_bytes(files, compression) == 1234
+    (tmp_path / "cut").write_bytes(b"\x01\x02")
+    assert records.first_record_bytes([str(tmp_path / "cut")], "") is None
 
 
 @settings(max_examples=max(5, BUDGET.max_examples // 5), deadline=None, suppress_health_check=QUIET)

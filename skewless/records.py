@@ -127,15 +127,16 @@ def _source(path: str, compression: str) -> Source:
         return Source(path, kind, 0 if size == 0 else GZIP_TRAILER_MODULUS,
                       GZIP_TRAILER_MODULUS, size == 0)
     if kind == "ZLIB":
-        return Source(path, kind, _zlib_length(path) if size else 0, _PLAIN_MODULUS, size == 0)
+        length = _zlib_length(path) if size else 0
+        return Source(path, kind, length, _PLAIN_MODULUS, length == 0)
     return Source(path, kind, size, _PLAIN_MODULUS, size == 0)
 
 
 def _zlib_length(path: str) -> int:
     """The length of the data of the ZLIB stream in ``path``, found by decompressing it (a
     ZLIB stream records no length), in bounded memory; ``_PLAIN_MODULUS``, which no count
-    matches, when the stream is damaged or ends before its end marker (a file cut short,
-    even between two records)."""
+    matches, when the stream is damaged, ends before its end marker (a file cut short, even
+    between two records), or is followed by anything."""
     stream, length = zlib.decompressobj(), 0
     try:
         with tf.io.gfile.GFile(path, "rb") as handle:
@@ -144,9 +145,12 @@ def _zlib_length(path: str) -> int:
                 if not data:
                     break
                 length += len(stream.decompress(data, _ZLIB_READ_BYTES))
+            # TensorFlow's reader stops at the stream's end: bytes after it (a second
+            # stream, padding) would be records never read
+            after = stream.unused_data or handle.read(1)
     except zlib.error:
         return _PLAIN_MODULUS
-    return length if stream.eof else _PLAIN_MODULUS
+    return length if stream.eof and not after else _PLAIN_MODULUS
 
 
 def _empty_gzip(handle) -> bool:

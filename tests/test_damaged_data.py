@@ -193,6 +193,10 @@ ZLIB_DAMAGED = {
     "flipped": lambda: flipped(_zlib(), len(_zlib()) // 2),
     "plain data": _plain,
     "gzip data": _gzip,
+    "followed by a second stream": lambda: _zlib() + _zlib(),
+    "followed by an empty stream": lambda: _zlib() + zlib.compress(b""),
+    "followed by a zero": lambda: _zlib() + bytes(1),
+    "followed by text": lambda: _zlib() + b"padding\n",
 }
 
 
@@ -210,6 +214,15 @@ def test_input_fn_names_a_damaged_zlib_file(folder, loaded, case, shuffle):
                                  compression="ZLIB"):
             pass
     assert f"{path}: cannot read record" in info.value.message
+
+
+def test_an_empty_zlib_stream_holds_no_records(folder, loaded):
+    good, path = folder / "good.zlib", folder / "empty.zlib"
+    good.write_bytes(_zlib())
+    path.write_bytes(zlib.compress(b""))
+    with pytest.raises(DataError, match="every file is empty"):
+        loaded.input_fn(str(path), compression="ZLIB")
+    assert _read_all(loaded, [str(good), str(path)], compression="ZLIB") == len(RECORDS)
 
 
 def test_the_error_gives_the_record_and_byte_offset(folder, loaded, capsys):

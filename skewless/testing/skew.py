@@ -130,6 +130,12 @@ class SkewChecker:
         self.training_keys = {c.name for c in self.columns if c.kind != "input"}
         self.receive_examples = features.serving_input_receiver_fn()
         self.receive_raw = features.raw_serving_input_receiver_fn()
+        # the targets of serialized records, parsed and transformed in a graph as training
+        # does (eagerly, a literal's subnormal or -0.0 may be taken for another constant)
+        self.receive_targets = _tf().function(
+            lambda serialized: features.transform_targets(_tf().io.parse_example(
+                serialized, features.RAW_FEATURE_SPEC)),
+            input_signature=[_tf().TensorSpec([None], _tf().string)], autograph=False)
         self.check_signatures()
         self._directory = tempfile.TemporaryDirectory(prefix="skewless-skew-")
         self.path = os.path.join(self._directory.name, "records.tfrecord")
@@ -235,9 +241,8 @@ class SkewChecker:
         tf = _tf()
         rows_ = {}
         for example in examples:
-            raw = tf.io.parse_example(tf.constant([example.SerializeToString()]),
-                                      self.features.RAW_FEATURE_SPEC)
-            for name, part in _rows_of(self.features.transform_targets(raw), 1).items():
+            targets = self.receive_targets(tf.constant([example.SerializeToString()]))
+            for name, part in _rows_of(targets, 1).items():
                 rows_.setdefault(name, []).extend(part)
         return {"targets": rows_}
 

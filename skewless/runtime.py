@@ -79,11 +79,11 @@ def read_size(batch_size: int, record_bytes: Optional[int]) -> int:
 
 
 class SharedTransform:
-    """One transform of a spec (its features, or its targets) as every path calls it: a
-    never-inlined ``tf.function`` (``_noinline``), so that no caller's graph takes its ops
-    in, called through a ``PartitionedCall`` that turns grappler off for it, wherever the
-    call is made: in a tf.data map, a serving receiver, a SavedModel loaded by TF Serving,
-    or eagerly. Takes a dict of raw tensors (dense, ragged, sparse); gives the transform's
+    """One transform of a spec (its features, its targets, or both for training) as every
+    path calls it: a never-inlined ``tf.function`` (``_noinline``), so that no caller's
+    graph takes its ops in, called through a ``PartitionedCall`` that turns grappler off for
+    it, wherever the call is made: in a tf.data map, a serving receiver, a SavedModel
+    loaded by TF Serving, or eagerly. Takes a dict of raw tensors (dense, ragged, sparse); gives the transform's
     dict of tensors.
 
     A ``tf.function`` called from another is optimized under the grappler options of the

@@ -83,8 +83,8 @@ class SharedTransform:
     path calls it: a never-inlined ``tf.function`` (``_noinline``), so that no caller's
     graph takes its ops in, called through a ``PartitionedCall`` that turns grappler off for
     it, wherever the call is made: in a tf.data map, a serving receiver, a SavedModel
-    loaded by TF Serving, or eagerly. Takes a dict of raw tensors (dense, ragged, sparse); gives the transform's
-    dict of tensors.
+    loaded by TF Serving, or eagerly. Takes a dict of raw tensors (dense, ragged, sparse);
+    gives the transform's dict of tensors.
 
     A ``tf.function`` called from another is optimized under the grappler options of the
     thread that traced the call (``tf.config.optimizer.set_experimental_options``), which

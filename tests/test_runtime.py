@@ -186,8 +186,10 @@ def test_batches_are_whole_and_in_order_across_chunks_and_files(features, tmp_pa
     total = int(starts[-1])
     assert [int(b[0]["x2"].shape[0]) for b in batches] == \
         [batch_size] * (total // batch_size) + ([total % batch_size] if total % batch_size else [])
-    assert [float(v) for b in batches for v in b[0]["x2"].numpy()] == [2.0 * i for i in range(total)]
-    assert [float(v) for b in batches for v in b[1]["y2"].numpy()] == [10.0 * i + 1 for i in range(total)]
+    assert [float(v) for b in batches for v in b[0]["x2"].numpy()] == \
+        [2.0 * i for i in range(total)]
+    assert [float(v) for b in batches for v in b[1]["y2"].numpy()] == \
+        [10.0 * i + 1 for i in range(total)]
 
 
 def test_the_last_batch_may_be_smaller(features, files):

@@ -132,10 +132,11 @@ class SkewChecker:
         self.receive_raw = features.raw_serving_input_receiver_fn()
         # the targets of serialized records, parsed and transformed in a graph as training
         # does (eagerly, a literal's subnormal or -0.0 may be taken for another constant)
-        self.receive_targets = _tf().function(
-            lambda serialized: features.transform_targets(_tf().io.parse_example(
+        tf = _tf()
+        self.receive_targets = tf.function(
+            lambda serialized: features.transform_targets(tf.io.parse_example(
                 serialized, features.RAW_FEATURE_SPEC)),
-            input_signature=[_tf().TensorSpec([None], _tf().string)], autograph=False)
+            input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self.check_signatures()
         self._directory = tempfile.TemporaryDirectory(prefix="skewless-skew-")
         self.path = os.path.join(self._directory.name, "records.tfrecord")
@@ -197,12 +198,13 @@ class SkewChecker:
         tf = _tf()
         count = len(records)
         bounds = _bounds(groups or [count], count)
-        example_bounds = bounds if groups else _bounds([1] * count, count)
+        alone = _bounds([1] * count, count)
         if examples is None:
             examples = [to_example(record, self.columns) for record in records]
+        written = [example.SerializeToString() for example in examples]
         with tf.io.TFRecordWriter(self.path) as writer:
-            for example in examples:
-                writer.write(example.SerializeToString())
+            for record in written:
+                writer.write(record)
         result = {}
         for size in self.batch_sizes:
             label = (f"training (input_fn, batch_size={size})" if size else
@@ -212,9 +214,11 @@ class SkewChecker:
         serving = [self._serving_example(e).SerializeToString() for e in examples]
         if self.features.TARGET_KEYS:
             label = "training (parse_example and transform_targets, each record alone)"
-            result[label] = self._run(label, records, lambda: self._targets_alone(examples))
+            result[label] = self._run(label, records, lambda: _serve(alone, lambda lo, hi: (
+                self.receive_targets(tf.constant(written[lo:hi], dtype=tf.string))), "targets"))
         label = "serving (serving_input_receiver_fn, tf.Examples without labels)"
-        result[label] = self._run(label, records, lambda: _serve(example_bounds, lambda lo, hi: (
+        result[label] = self._run(label, records, lambda: _serve(bounds if groups else alone,
+                                                                 lambda lo, hi: (
             self.receive_examples(tf.constant(serving[lo:hi], dtype=tf.string)))))
         label = "serving (raw_serving_input_receiver_fn, raw tensors)"
         result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (
@@ -236,15 +240,6 @@ class SkewChecker:
         if seen != count:
             raise AssertionError(f"input_fn gave {seen} records, {count} were written")
         return parts
-
-    def _targets_alone(self, examples) -> dict:
-        tf = _tf()
-        rows_ = {}
-        for example in examples:
-            targets = self.receive_targets(tf.constant([example.SerializeToString()]))
-            for name, part in _rows_of(targets, 1).items():
-                rows_.setdefault(name, []).extend(part)
-        return {"targets": rows_}
 
     def _serving_example(self, example):
         copy = type(example)()
@@ -310,13 +305,14 @@ def _bounds(groups: Sequence[int], count: int) -> list[tuple]:
     return list(zip(ends[:-1], ends[1:]))
 
 
-def _serve(bounds: list, receive) -> dict:
-    """The serving rows of every group of records, one ``receive(lo, hi)`` call per group."""
+def _serve(bounds: list, receive, part: str = "features") -> dict:
+    """The rows of ``part`` of every group of records, one ``receive(lo, hi)`` call per
+    group."""
     rows_ = {}
     for lo, hi in bounds:
-        for name, part in _rows_of(receive(lo, hi), hi - lo).items():
-            rows_.setdefault(name, []).extend(part)
-    return {"features": rows_}
+        for name, rows_of_name in _rows_of(receive(lo, hi), hi - lo).items():
+            rows_.setdefault(name, []).extend(rows_of_name)
+    return {part: rows_}
 
 
 def _signature_names(signature) -> list[str]:

@@ -35,7 +35,7 @@ _GZIP_SMALLEST = 18  # header, an empty deflate block, trailer
 _GZIP_EXACT_BELOW = 2**21
 _READER_BUFFER_BYTES = 256 * 1024  # tf.data.TFRecordDataset's default buffer
 _PLAIN_MODULUS = 2**62  # counts of plain and ZLIB data are compared modulo this
-_ZLIB_READ_BYTES = 1 << 20  # a ZLIB file's length is found this many bytes at a time
+_DECOMPRESS_BYTES = 1 << 20  # compressed files are decompressed this many bytes at a time
 _LENGTH_BYTES = 8  # a record's header begins with its length, a little-endian uint64
 _RECORD_FRAMING = 16  # length (8) and its CRC (4) before the data, the data's CRC (4) after
 _ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
@@ -44,12 +44,13 @@ _ASSERTION = re.compile(r"assertion failed: \[(.*)\]\s*$", re.S)
 @dataclass(frozen=True)
 class Source:
     """A TFRecord file to read: its ``compression`` ("GZIP", "ZLIB" or ""), the number of
-    bytes its records take once uncompressed (``expected``, modulo ``modulus``), and whether
-    it certainly holds no record."""
+    bytes its records take once uncompressed (``expected``, modulo ``modulus``; None for a
+    ZLIB file, whose length is found by decompressing it only when its reading begins), and
+    whether it certainly holds no record."""
 
     path: str
     compression: str
-    expected: int
+    expected: Optional[int]
     modulus: int
     empty: bool
 
@@ -117,18 +118,19 @@ def _source(path: str, compression: str) -> Source:
             if kind == "GZIP" and size >= _GZIP_SMALLEST:
                 handle.seek(size - 4)
                 length = int.from_bytes(handle.read(4), "little")
-                if length == 0 and size < _GZIP_EXACT_BELOW and not _empty_gzip(handle):
+                if length == 0 and size < _GZIP_EXACT_BELOW and not _holds_no_data(
+                        handle, 16 + zlib.MAX_WBITS):
                     length = GZIP_TRAILER_MODULUS  # not its trailer (padding?): never matched
                 return Source(path, kind, length, GZIP_TRAILER_MODULUS,
                               length == 0 and size < _GZIP_EXACT_BELOW)
+            if kind == "ZLIB":
+                return Source(path, kind, None, _PLAIN_MODULUS,
+                              size == 0 or _holds_no_data(handle, zlib.MAX_WBITS))
     except (OSError, tf.errors.OpError) as exc:
         raise DataError(f"{path}: cannot read: {getattr(exc, 'message', None) or exc}") from None
     if kind == "GZIP":  # too short for a GZIP file, unless empty
         return Source(path, kind, 0 if size == 0 else GZIP_TRAILER_MODULUS,
                       GZIP_TRAILER_MODULUS, size == 0)
-    if kind == "ZLIB":
-        length = _zlib_length(path) if size else 0
-        return Source(path, kind, length, _PLAIN_MODULUS, length == 0)
     return Source(path, kind, size, _PLAIN_MODULUS, size == 0)
 
 
@@ -141,10 +143,10 @@ def _zlib_length(path: str) -> int:
     try:
         with tf.io.gfile.GFile(path, "rb") as handle:
             while not stream.eof:
-                data = stream.unconsumed_tail or handle.read(_ZLIB_READ_BYTES)
+                data = stream.unconsumed_tail or handle.read(_DECOMPRESS_BYTES)
                 if not data:
                     break
-                length += len(stream.decompress(data, _ZLIB_READ_BYTES))
+                length += len(stream.decompress(data, _DECOMPRESS_BYTES))
             # TensorFlow's reader stops at the stream's end: bytes after it (a second
             # stream, padding) would be records never read
             after = stream.unused_data or handle.read(1)
@@ -153,13 +155,14 @@ def _zlib_length(path: str) -> int:
     return length if stream.eof and not after else _PLAIN_MODULUS
 
 
-def _empty_gzip(handle) -> bool:
-    """Whether a small GZIP file whose last 4 bytes say it holds no data truly begins with a
-    whole member that holds none: zeros after a member (a padded file) say so too."""
+def _holds_no_data(handle, wbits: int) -> bool:
+    """Whether a file begins with a whole GZIP member or ZLIB stream (``wbits`` as for
+    ``zlib.decompressobj``) that holds no data: for a small GZIP file whose last 4 bytes say
+    it holds none (zeros after a member, a padded file, say so too), and for a ZLIB file."""
     handle.seek(0)
-    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    stream = zlib.decompressobj(wbits)
     try:
-        return member.decompress(handle.read(), 1) == b"" and member.eof
+        return stream.decompress(handle.read(_DECOMPRESS_BYTES), 1) == b"" and stream.eof
     except zlib.error:
         return False
 
@@ -182,7 +185,8 @@ def _facts_now(path: bytes, compression: bytes):
                          np.asarray(compression).item().decode())
     except DataError:
         return np.int64(0), np.int64(1), False
-    return np.int64(source.expected), np.int64(source.modulus), True
+    expected = _zlib_length(source.path) if source.expected is None else source.expected
+    return np.int64(expected), np.int64(source.modulus), True
 
 
 END = -1  # the "first record" of the empty batch that marks a file's end

@@ -106,8 +106,13 @@ class SharedTransform:
         # AutoGraph off: the transform has no control flow on tensors (its Python loops and
         # branches run while tracing), and converting the interpreter's loops and every
         # library function call made tracing skewless.load's transform ~30 times slower.
+        # Automatic control dependencies off (_disable_acd): they order stateful ops and
+        # pass every output through an Identity that waits on all of them, a dozen nodes
+        # per call for flights; the transform's only stateful ops read tables (checked in
+        # _call), so no order between them matters.
         self.function = tf.function(transform, reduce_retracing=True, autograph=False,
-                                    experimental_attributes={"_noinline": True})
+                                    experimental_attributes={"_noinline": True,
+                                                             "_disable_acd": True})
         self._eager_call = tf.function(self._call, reduce_retracing=True, autograph=False)
 
     def __call__(self, raw: dict) -> dict:
@@ -124,7 +129,10 @@ class SharedTransform:
             return tf.nest.pack_sequence_as(concrete.structured_outputs, [],
                                             expand_composites=True)
         # as tf.function chooses: a table lookup is stateful
-        stateful = any(op.op_def.is_stateful for op in concrete.graph.get_operations())
+        stateful = {op.type for op in concrete.graph.get_operations() if op.op_def.is_stateful}
+        if stateful - TABLE_READS:
+            raise RuntimeError(f"the transform has stateful ops {sorted(stateful - TABLE_READS)}, "
+                            "which it would run in no particular order")
         call = tf.raw_ops.StatefulPartitionedCall if stateful else tf.raw_ops.PartitionedCall
         flat = call(args=tf.nest.flatten(raw, expand_composites=True)
                     + list(concrete.captured_inputs),
@@ -134,6 +142,9 @@ class SharedTransform:
             output.set_shape(traced.shape)
         return tf.nest.pack_sequence_as(concrete.structured_outputs, flat,
                                         expand_composites=True)
+
+
+TABLE_READS = frozenset({"LookupTableFindV2", "LookupTableSizeV2"})  # stateful, read-only
 
 
 @functools.cache

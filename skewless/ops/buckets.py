@@ -165,6 +165,16 @@ def _int_edges(boundaries) -> list:
     return edges
 
 
+FLOAT32_EXACT_INTEGERS = 2 ** 24  # every integer of smaller magnitude is a float32
+
+
+def _float32_edges(boundaries) -> list:
+    """The boundaries rounded to float32 (to nearest, as numpy and ``tf.cast`` round; ±inf
+    beyond its range), as the Python floats of ``Bucketize``'s attribute."""
+    with np.errstate(over="ignore"):
+        return np.array([_as_float(b) for b in boundaries]).astype(np.float32).tolist()
+
+
 def _as_float(number) -> float:
     try:
         return float(number)
@@ -189,13 +199,19 @@ def bucketize(x, boundaries=None, quantiles=None):
     values are compared with the boundaries rounded to float32, as ``x >= 0.1`` would."""
     if boundaries is None:
         raise ValueError("bucketize(quantiles=N) has no boundaries: compute them from data")
-    if x.dtype == tf.int64:
-        edges = tf.constant([_int_edges(boundaries)], tf.int64)
-    else:
-        edges = tf.constant([[_as_float(b) for b in boundaries]], tf.float32)
-    ids = tf.raw_ops.UpperBound(sorted_inputs=edges, values=tf.reshape(x, [1, -1]),
+    if x.dtype != tf.int64:
+        # float32 values against float32 boundaries; NaN compares false with every
+        # boundary and so lands in the last bucket (Bucketize gives int32)
+        return tf.cast(tf.raw_ops.Bucketize(input=x, boundaries=_float32_edges(boundaries)),
+                       tf.int64)
+    edges = _int_edges(boundaries)
+    if all(abs(edge) < FLOAT32_EXACT_INTEGERS for edge in edges):
+        # Bucketize compares an int64 value with its float32 boundaries as float32; with
+        # every edge strictly inside ±2**24 (exact in float32) the rounded value falls on
+        # the same side of each edge as the value itself
+        return tf.cast(tf.raw_ops.Bucketize(input=x, boundaries=[float(e) for e in edges]),
+                       tf.int64)
+    ids = tf.raw_ops.UpperBound(sorted_inputs=tf.constant([edges], tf.int64),
+                                values=tf.reshape(x, [1, -1]),
                                 out_type=tf.int64)  # tf.searchsorted(side="right") of one row
-    ids = tf.reshape(ids, [-1] if x.shape.rank == 1 else tf.shape(x))
-    if x.dtype == tf.int64:
-        return ids
-    return tf.where(tf.math.is_nan(x), tf.constant(len(boundaries), tf.int64), ids)
+    return tf.reshape(ids, [-1] if x.shape.rank == 1 else tf.shape(x))

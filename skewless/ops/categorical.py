@@ -342,9 +342,12 @@ def cross(*values, buckets):
     crossed = tf.sparse.cross_hashed([_cross_input(v) for v in values], buckets)
     if any(isinstance(v, tf.RaggedTensor) for v in values):
         return tf.RaggedTensor.from_sparse(crossed, row_splits_dtype=tf.int64)
+    # every example has all `size` combinations, listed example by example in
+    # tf.sparse.cross_hashed's order, so its values are the dense result row by row
+    if all(v.shape.rank == 1 for v in values):
+        return tf.reshape(crossed.values, [-1])
     size = math.prod(v.shape[1:].num_elements() for v in values)
-    combined = tf.reshape(tf.sparse.to_dense(crossed), [-1, size])
-    return combined[:, 0] if all(v.shape.rank == 1 for v in values) else combined
+    return tf.reshape(crossed.values, [-1, size])
 
 
 # ---- one_hot and multi_hot -----------------------------------------------------------------

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 import skewless.ops as ops
 from skewless import types as t
@@ -54,6 +54,29 @@ def test_bucketize_int64_is_exact_beyond_float_precision():
     x = tf.constant([2**53, 2**53 + 1, 2**62 - 1, 2**62, 2**63 - 1, -(2**63)], tf.int64)
     result = ops.bucketize(x, boundaries=[2**53 + 1, 2**62])
     assert result.numpy().tolist() == [0, 1, 1, 2, 2, 0]
+
+
+EDGE = 2**24  # int64 values are compared as float32 by Bucketize only inside ±2**24
+NEAR_EDGE = st.one_of(st.sampled_from([-EDGE - 1, -EDGE, EDGE, EDGE + 1]),
+                      st.integers(-EDGE - 3, -EDGE + 3), st.integers(EDGE - 3, EDGE + 3),
+                      st.integers(-20, 20))
+INT64 = st.one_of(NEAR_EDGE, st.integers(-(2**63), 2**63 - 1),
+                  st.sampled_from([-(2**63), 2**63 - 1]))
+
+
+# Python compares an int with an int or a float exactly: the expected bucket is the number
+# of boundaries at or below the value.
+@given(st.lists(INT64, max_size=30),
+       st.sets(st.one_of(NEAR_EDGE, NEAR_EDGE.map(lambda b: b + 0.5),
+                         st.integers(-(2**64), 2**64)), max_size=6))
+@example([-EDGE - 1, -EDGE, EDGE, EDGE + 1], {-EDGE})  # -2**24 - 1 is -2**24 in float32
+@example([-EDGE - 1, -EDGE, EDGE, EDGE + 1], {EDGE, EDGE + 1})
+def test_bucketize_int64_is_exact_near_the_float32_range_of_integers(values, boundaries):
+    boundaries = sorted(boundaries)
+    expected = [sum(1 for b in boundaries if value >= b) for value in values]
+    result = ops.bucketize(tf.constant(values, tf.int64, shape=[len(values)]),
+                           boundaries=boundaries)
+    assert result.numpy().tolist() == expected
 
 
 def test_bucketize_int64_with_fractional_and_huge_boundaries():

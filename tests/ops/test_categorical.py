@@ -244,6 +244,17 @@ def test_cross_of_fixed_and_scalar_values_is_fixed_shape():
     assert result.numpy().tolist() == expected
 
 
+def test_cross_of_two_fixed_values_varies_the_first_slowest():
+    tokens = tf.constant([["A", "B"], ["C", "D"], ["E", "F"]])
+    numbers = tf.constant([[1, 2, 3], [4, 5, 6], [7, 8, 9]], tf.int64)
+    result = ops.cross(tokens, numbers, buckets=1000)
+    assert result.shape == [3, 6]
+    expected = [[one_cross(token, number, 1000) for token in row_tokens for number in row_numbers]
+                for row_tokens, row_numbers in zip(tokens.numpy().astype(str).tolist(),
+                                                   numbers.numpy().tolist())]
+    assert result.numpy().tolist() == expected
+
+
 def test_cross_in_graph_mode():
     fn = tf.function(lambda a, b: ops.cross(a, b, buckets=5),
                      input_signature=[tf.TensorSpec([None], tf.string),

@@ -4,7 +4,6 @@ build a ``Features`` object from here; only the transform functions differ in or
 (straight-line generated code, or the IR interpreted), and both call the same ops."""
 from __future__ import annotations
 
-import functools
 import math
 import os
 from typing import Callable, Optional, Sequence, Union
@@ -81,22 +80,23 @@ def read_size(batch_size: int, record_bytes: Optional[int]) -> int:
 class SharedTransform:
     """One transform of a spec (its features, its targets, or both for training) as every
     path calls it: a never-inlined ``tf.function`` (``_noinline``), so that no caller's
-    graph takes its ops in, called through a ``PartitionedCall`` that turns grappler off for
-    it, wherever the call is made: in a tf.data map, a serving receiver, a SavedModel
-    loaded by TF Serving, or eagerly. Takes a dict of raw tensors (dense, ragged, sparse);
-    gives the transform's dict of tensors.
+    graph takes its ops in, called through a plain function-call node: wherever the call is
+    made (a tf.data map, a serving receiver, a SavedModel loaded by TF Serving, eagerly),
+    the runtime instantiates the function on its own, for one device, where grappler does
+    not run. Takes a dict of raw tensors (dense, ragged, sparse); gives the transform's
+    dict of tensors.
 
-    A ``tf.function`` called from another is optimized under the grappler options of the
-    thread that traced the call (``tf.config.optimizer.set_experimental_options``), which
-    the call op keeps in its ``config_proto``; grappler's constant folding, for one, turns
-    ``x - (-0.0)`` into ``x``. Here that config is fixed, with grappler's meta optimizer
-    off (``disable_meta_optimizer``): every path runs the ops as the transform builds them,
-    whatever options the process set, and instantiating the function (once per iterator of
-    a training dataset, so once per epoch) skips grappler's passes.
+    Inlined in a caller, the transform's ops would be optimized with the caller's graph,
+    under the grappler options of that path (tf.data's, the serving session's, those of
+    ``tf.config.optimizer.set_experimental_options``); grappler's constant folding, for
+    one, turns ``x - (-0.0)`` into ``x``. Called, they run as the transform builds them.
+    Grappler treats a plain call and a ``PartitionedCall`` alike in the caller's graph
+    (neither is inlined while ``_noinline`` is set); a ``PartitionedCall`` would instantiate
+    its callee as a multi-device function, with graph passes (the oneDNN layout pass among
+    them) that cost about 40 µs a call and a lazy instantiation on the first batch of each
+    training iterator (measured in ``docs/performance.md``).
 
-    Called eagerly, the call runs in a ``tf.function`` of its own: a ``PartitionedCall``
-    run eagerly keeps its kernel, and the callee's instantiation, in the eager context for
-    the rest of the process (a third of a megabyte per spec), where a ``tf.function``'s are
+    Called eagerly, the call runs in a ``tf.function`` of its own, whose instantiation is
     freed with it. Called eagerly under ``tf.config.run_functions_eagerly(True)``, the
     transform runs op by op, as any ``tf.function`` then does (for debugging: TensorFlow's
     eager scalar cache may then take a literal -0.0 for 0.0 or the reverse); a graph traced
@@ -128,16 +128,18 @@ class SharedTransform:
         if not concrete.outputs:
             return tf.nest.pack_sequence_as(concrete.structured_outputs, [],
                                             expand_composites=True)
-        # as tf.function chooses: a table lookup is stateful
-        stateful = {op.type for op in concrete.graph.get_operations() if op.op_def.is_stateful}
-        if stateful - TABLE_READS:
-            raise RuntimeError(f"the transform has stateful ops {sorted(stateful - TABLE_READS)}, "
-                            "which it would run in no particular order")
-        call = tf.raw_ops.StatefulPartitionedCall if stateful else tf.raw_ops.PartitionedCall
-        flat = call(args=tf.nest.flatten(raw, expand_composites=True)
-                    + list(concrete.captured_inputs),
-                    Tout=[output.dtype for output in concrete.outputs], f=concrete,
-                    config_proto=_grappler_off(), executor_type="")
+        unordered = {op.type for op in concrete.graph.get_operations()
+                     if op.op_def.is_stateful} - TABLE_READS
+        if unordered:
+            raise RuntimeError(f"the transform has stateful ops {sorted(unordered)}, which it "
+                               "would run in no particular order")
+        graph = tf.compat.v1.get_default_graph()
+        concrete.add_to_graph(graph)
+        call = graph.create_op(concrete.function_def.signature.name,
+                               tf.nest.flatten(raw, expand_composites=True)
+                               + list(concrete.captured_inputs),
+                               [output.dtype for output in concrete.outputs], name="transform")
+        flat = call.outputs
         for output, traced in zip(flat, concrete.outputs):
             output.set_shape(traced.shape)
         return tf.nest.pack_sequence_as(concrete.structured_outputs, flat,
@@ -145,14 +147,6 @@ class SharedTransform:
 
 
 TABLE_READS = frozenset({"LookupTableFindV2", "LookupTableSizeV2"})  # stateful, read-only
-
-
-@functools.cache
-def _grappler_off() -> bytes:
-    """A serialized ``ConfigProto`` whose rewriter config turns grappler off."""
-    config = tf.compat.v1.ConfigProto()
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    return config.SerializeToString(deterministic=True)
 
 
 class Features:

@@ -580,8 +580,8 @@ def test_specs_loaded_and_dropped_leave_no_memory_behind(tmp_path):
 def test_a_graph_traced_while_functions_run_eagerly_still_runs_the_transform_as_written(
         tmp_path):
     """A serving function traced (an export's, say) while tf.config.run_functions_eagerly
-    is on must still call the transform with grappler off: it took the plain tf.function
-    call, and grappler then simplified a - (-0.0) into a when the graph ran."""
+    is on must still call the shared transform: it took the plain tf.function, whose ops
+    the graph took in, and grappler then simplified a - (-0.0) into a when it ran."""
     loaded, module = compile_both(NEGATIVE_ZERO_BOUND, tmp_path, "negzero_traced")
     spec = {"a": tf.TensorSpec([None], tf.float32)}
     tf.config.run_functions_eagerly(True)

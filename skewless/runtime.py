@@ -108,8 +108,8 @@ class SharedTransform:
         # library function call made tracing skewless.load's transform ~30 times slower.
         # Automatic control dependencies off (_disable_acd): they order stateful ops and
         # pass every output through an Identity that waits on all of them, a dozen nodes
-        # per call for flights; the transform's only stateful ops read tables (checked in
-        # _call), so no order between them matters.
+        # per call for flights; the transform's only stateful ops read tables or assert
+        # (checked in _call), so no order between them matters.
         self.function = tf.function(transform, reduce_retracing=True, autograph=False,
                                     experimental_attributes={"_noinline": True,
                                                              "_disable_acd": True})
@@ -128,8 +128,7 @@ class SharedTransform:
         if not concrete.outputs:
             return tf.nest.pack_sequence_as(concrete.structured_outputs, [],
                                             expand_composites=True)
-        unordered = {op.type for op in concrete.graph.get_operations()
-                     if op.op_def.is_stateful} - TABLE_READS
+        unordered = _order_dependent_ops(concrete)
         if unordered:
             raise RuntimeError(f"the transform has stateful ops {sorted(unordered)}, which it "
                                "would run in no particular order")
@@ -146,7 +145,27 @@ class SharedTransform:
                                         expand_composites=True)
 
 
-TABLE_READS = frozenset({"LookupTableFindV2", "LookupTableSizeV2"})  # stateful, read-only
+# stateful ops whose order does not matter: table reads, assertions (each runs once, and
+# what depends on one waits for it through its own control dependency), and control flow,
+# whose branches and bodies are functions of the library, looked at op by op themselves
+ORDER_FREE = frozenset({"LookupTableFindV2", "LookupTableSizeV2", "Assert", "If", "While",
+                        "Case", "StatefulPartitionedCall"})
+
+
+def _order_dependent_ops(concrete) -> set:
+    """The types of the stateful ops, outside ``ORDER_FREE``, in ``concrete``'s graph and in
+    every function it holds (a ``tf.cond``'s branches, say): the ops that automatic control
+    dependencies would have to order."""
+    from tensorflow.python.framework import op_def_registry
+    graph = concrete.graph.as_graph_def()
+    nodes = [*graph.node, *(node for function in graph.library.function
+                            for node in function.node_def)]
+    found = set()
+    for node in nodes:
+        op_def = op_def_registry.get(node.op)  # None for a call of a library function
+        if op_def is not None and op_def.is_stateful and node.op not in ORDER_FREE:
+            found.add(node.op)
+    return found
 
 
 class Features:

@@ -341,7 +341,11 @@ def cross(*values, buckets):
     many ids as combinations."""
     crossed = tf.sparse.cross_hashed([_cross_input(v) for v in values], buckets)
     if any(isinstance(v, tf.RaggedTensor) for v in values):
-        return tf.RaggedTensor.from_sparse(crossed, row_splits_dtype=tf.int64)
+        # SparseCross lists each example's ids in order, example by example, so the row
+        # indices are the value row ids (RaggedTensor.from_sparse's check of that order,
+        # a tf.cond around an Assert, is left out)
+        return tf.RaggedTensor.from_value_rowids(crossed.values, crossed.indices[:, 0],
+                                                 nrows=crossed.dense_shape[0], validate=False)
     # every example has all `size` combinations, listed example by example in
     # tf.sparse.cross_hashed's order, so its values are the dense result row by row
     if all(v.shape.rank == 1 for v in values):

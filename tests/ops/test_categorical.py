@@ -234,6 +234,8 @@ def test_cross_of_variable_length_values_gives_every_combination():
                  for tag, i in itertools.product(tag_row, id_row)]
                 for tag_row, id_row in zip([["x", "y"], [], ["z"]], [[1, 2], [3, 4], [5, 6]])]
     assert result.to_list() == expected
+    trailing = ops.cross(ragged([["x"], []]), tf.constant([7, 8], tf.int64), buckets=1000)
+    assert trailing.to_list() == [[one_cross("x", 7, 1000)], []]
 
 
 def test_cross_of_fixed_and_scalar_values_is_fixed_shape():

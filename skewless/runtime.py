@@ -15,6 +15,7 @@ from .csv_records import all_csv, batch_reader
 from .files import verified_asset
 from .ir import ColumnSpec
 from .ops.common import constant, read_column
+from .parse import parse_examples
 from .records import first_record_bytes, list_files, source_dataset
 from .types import STORAGE_DTYPES, TF_DTYPES, Shape, Type
 
@@ -286,7 +287,7 @@ class Features:
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def _parse_training_batch(self, records, names):
-        raw = tf.io.parse_example(records, self.RAW_FEATURE_SPEC, example_names=names)
+        raw = parse_examples(records, self.RAW_FEATURE_SPEC, names)
         features, targets = self._transform_training(raw)
         if self.WEIGHT_KEY is None:
             return features, targets
@@ -301,7 +302,7 @@ class Features:
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
                      autograph=False)
         def receive_examples(serialized):
-            raw = tf.io.parse_example(serialized, self.SERVING_FEATURE_SPEC)
+            raw = parse_examples(serialized, self.SERVING_FEATURE_SPEC)
             return self.transform_features(raw)
 
         return receive_examples

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from .errors import ExportError
 from .ir import ColumnSpec
+from .parse import example_names, sparse_column
 from .types import STORAGE_DTYPES
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -85,24 +86,16 @@ def _checked_lengths(padded, lengths, key: str):
 
 
 def _sparse(indices, values, lengths, size: int, name: str) -> tf.SparseTensor:
-    """Entries ``(indices[r, j], values[r, j])`` for ``j < lengths[r]``, sorted per row as
-    parse_example sorts a SparseFeature."""
+    """Entries ``(indices[r, j], values[r, j])`` for ``j < lengths[r]``, checked and sorted
+    as ``parse_examples`` checks and sorts a SparseFeature's."""
     with tf.control_dependencies([tf.debugging.assert_equal(
             tf.shape(indices), tf.shape(values),
             message=f"{name}_indices and {name}_values must have the same shape")]):
         lengths = _checked_lengths(indices, lengths, f"{name}_lengths")
-    positions = tf.where(tf.sequence_mask(lengths, maxlen=tf.shape(indices, out_type=tf.int64)[1]))
-    columns = tf.gather_nd(indices, positions)
-    with tf.control_dependencies([
-            tf.debugging.assert_non_negative(columns,
-                                             message=f"{name}_indices must not be negative"),
-            tf.debugging.assert_less(columns, tf.constant(size, tf.int64),
-                                     message=f"{name}_indices must be less than {size}")]):
-        columns = tf.identity(columns)
-    batch = tf.shape(lengths, out_type=tf.int64)[0]
-    sparse = tf.SparseTensor(tf.stack([positions[:, 0], columns], axis=1),
-                             tf.gather_nd(values, positions), tf.stack([batch, size]))
-    return tf.sparse.reorder(sparse)
+    return sparse_column(tf.RaggedTensor.from_tensor(indices, lengths=lengths),
+                         tf.RaggedTensor.from_tensor(values, lengths=lengths), size,
+                         f"{name} (inputs {name}_indices, {name}_values)",
+                         example_names(tf.shape(lengths, out_type=tf.int64)[0]))
 
 
 # ---- signature functions -------------------------------------------------------------------

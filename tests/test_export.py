@@ -322,7 +322,10 @@ def loaded(exported):
     ({"tags_lengths": [5, 0, 1]}, "tags_lengths must not exceed the padded width"),
     ({"tags_lengths": [3, -1, 1]}, "tags_lengths must not be negative"),
     ({"sv_lengths": [2, 0]}, "sv_lengths must have one length per example"),
-    ({"sv_indices": [[5, 8, 0], [0, 0, 0], [7, 0, 0]]}, "sv_indices must be less than 8"),
+    ({"sv_indices": [[5, 8, 0], [0, 0, 0], [7, 0, 0]]},
+     r"example 0: sparse column sv \(inputs sv_indices, sv_values\): index 8 is outside \[0, 8\)"),
+    ({"sv_indices": [[5, -1, 0], [0, 0, 0], [7, 0, 0]]}, r"example 0: .*index -1 is outside"),
+    ({"sv_indices": [[5, 5, 0], [0, 0, 0], [7, 0, 0]]}, "example 0: .*index 5 is given twice"),
 ])
 def test_bad_predict_inputs_are_invalid_argument_errors(loaded, change, message):
     raw = loaded.signatures["raw"]

@@ -19,6 +19,7 @@ from ..lazy import tf
 
 from ..csv_records import batch_reader
 from ..ir import Graph
+from ..parse import parse_examples
 from ..records import all_records, list_files, read_to_the_end, source_dataset
 from .passes import (accumulators, bad_data, column_values, columns_read, no_records,
                      record_results)
@@ -62,7 +63,7 @@ def _run_pass(graph: Graph, keys: list, files: list, batch_size: int, compressio
     values_of = column_values(graph, keys)
 
     def values(records, names):
-        columns = tf.io.parse_example(records, spec, example_names=names)
+        columns = parse_examples(records, spec, names)
         kept = {name: columns[name] for name in keep}
         return tf.shape(records)[0], values_of(columns), kept, _bytes(kept)
 

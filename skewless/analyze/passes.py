@@ -13,6 +13,7 @@ from ..lazy import tf
 from ..csv_records import BAD_CSV
 from ..errors import DataError
 from ..ir import COLUMN, Graph
+from ..parse import BAD_SPARSE, parse_examples
 from ..plan import run, steps, table_steps
 from ..records import first_non_example, read_error
 from ..runtime import parse_spec
@@ -31,7 +32,7 @@ def batch_values(graph: Graph, keys) -> Callable:
     from_columns = column_values(graph, keys)
 
     def values(records, names=None) -> dict:
-        return from_columns(tf.io.parse_example(records, spec, example_names=names))
+        return from_columns(parse_examples(records, spec, names))
 
     return values
 
@@ -114,6 +115,8 @@ def bad_data(exc, named_records=()) -> DataError:
     if isinstance(exc, UnicodeDecodeError):
         return DataError("bad record: a record is not a tf.train.Example")
     named = read_error(exc)
+    if named and BAD_SPARSE in named:
+        return DataError(f"bad record: {named}")
     if named:
         return DataError(named if named.startswith(BAD_CSV) else f"corrupt file: {named}")
     message = _error_line(exc.message)

@@ -13,6 +13,7 @@ from ..lazy import tf
 from ..analyze.passes import bad_data, flat_values
 from ..ir import Graph
 from ..ops.categorical import vocab_table
+from ..parse import parse_examples
 from ..plan import run, steps, table_steps
 from ..records import first_non_example
 from ..runtime import parse_spec
@@ -74,7 +75,7 @@ def summarizer(graph: Graph, numbers_only: bool = False) -> Callable:
     known = {i: vocab_table(graph.nodes[i].const_dict["vocabulary"], 0, -1) for i in vocabularies}
 
     def summarize(records, names) -> dict:
-        raw = tf.io.parse_example(records, raw_spec, example_names=names)
+        raw = parse_examples(records, raw_spec, names)
         present = tf.io.parse_example(records, present_spec, example_names=names)
         computed = run(plan, raw, tables, outputs)
         result = {"examples": tf.size(records, tf.int64), **{section: {} for section in SECTIONS}}

@@ -20,7 +20,8 @@ What ``tf.io.parse_example`` does with sparse columns (TensorFlow 2.16-2.21): th
 a ``tf.io.SparseFeature`` are sorted, so pairs may come in any order; duplicate indices are
 kept (the result is a SparseTensor that many ops reject) and indices outside ``[0, size)``
 are *not* rejected (the result has indices beyond its dense shape). Both are invalid data, so
-``records`` never generates them, and ``from_example`` reports them as data errors.
+``records`` never generates them, ``from_example`` reports them as data errors, and skewless's
+own parsing (``skewless.parse``) refuses them.
 
 Generated ``.feat`` specs are in ``skewless.testing.specs``.
 """

@@ -91,6 +91,12 @@ class SharedTransform:
     under the grappler options of that path (tf.data's, the serving session's, those of
     ``tf.config.optimizer.set_experimental_options``); grappler's constant folding, for
     one, turns ``x - (-0.0)`` into ``x``. Called, they run as the transform builds them.
+    One more optimizer would reach them: a TF1 session (TF Serving's) runs grappler over
+    every function of its graph's library, where constant folding turned ``a / 3.0`` into
+    ``a * (1 / 3.0)``. Grappler leaves alone the functions marked ``_tf_data_function``
+    (tf.data marks its own so, which tf.data's optimizer sees to), so the transform's
+    function is marked so on every path.
+
     Grappler treats a plain call and a ``PartitionedCall`` alike in the caller's graph
     (neither is inlined while ``_noinline`` is set); a ``PartitionedCall`` would instantiate
     its callee as a multi-device function, with graph passes (the oneDNN layout pass among
@@ -111,9 +117,11 @@ class SharedTransform:
         # pass every output through an Identity that waits on all of them, a dozen nodes
         # per call for flights; the transform's only stateful ops read tables or assert
         # (checked in _call), so no order between them matters.
+        # _tf_data_function: a session's grappler leaves the function's body alone
         self.function = tf.function(transform, reduce_retracing=True, autograph=False,
                                     experimental_attributes={"_noinline": True,
-                                                             "_disable_acd": True})
+                                                             "_disable_acd": True,
+                                                             "_tf_data_function": True})
         self._eager_call = tf.function(self._call, reduce_retracing=True, autograph=False)
 
     def __call__(self, raw: dict) -> dict:

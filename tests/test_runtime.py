@@ -497,32 +497,6 @@ def test_the_transform_runs_as_written_whatever_the_grappler_options(tmp_path, o
             assert outputs[name].numpy().view(np.uint32).tolist() == bits, (where, name)
 
 
-def test_a_savedmodel_run_in_a_session_as_tf_serving_runs_it_gives_what_training_gives(
-        tmp_path):
-    """TF Serving loads a SavedModel into a TF1 session (``loader.load``), which runs the
-    graph with the session's options and runtime rather than the eager ones of the test
-    above: the transform gives the same values, checked with numpy."""
-    path = tmp_path / "rewritable.feat"
-    path.write_text(REWRITABLE)
-    rows = [(1.0, 1e10), (3.0, -7.5e9), (0.5, 123.25), (2.0, -0.0)]
-    features = skewless.load(str(path))
-    module = tf.Module()
-    module.receive = features.serving_input_receiver_fn()
-    tf.saved_model.save(module, str(tmp_path / "model"),
-                        signatures={"serving_default": module.receive.get_concrete_function()})
-    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"],
-                                                          str(tmp_path / "model"))
-        signature = meta_graph.signature_def["serving_default"]
-        outputs = session.run({k: v.name for k, v in signature.outputs.items()},
-                              {signature.inputs["examples"].name:
-                                   [example(w=w, a=a) for w, a in rows]})
-    assert outputs["t"].view(np.uint32).tolist() == np.array(
-        [_step_by_step(w, a) for w, a in rows]).view(np.uint32).tolist()
-    assert outputs["d"].view(np.uint32).tolist() == _minmax_from_negative_zero(
-        [a for _, a in rows])
-
-
 NEGATIVE_ZERO_BOUND = "input a: float32\nfeature d = minmax(a, min=-0.0, max=1)\n"
 
 

@@ -1,12 +1,16 @@
-"""The shared transform's check of its stateful ops (``runtime.SharedTransform``): it runs
-without automatic control dependencies, so it takes only ops whose order does not matter,
-in its own graph and in the functions that graph holds (a ``tf.cond``'s branches)."""
+"""The shared transform (``runtime.SharedTransform``): it runs without automatic control
+dependencies, so it takes only ops whose order does not matter, in its own graph and in the
+functions that graph holds (a ``tf.cond``'s branches); and no optimizer rewrites it, even in
+a TF1 session as TF Serving runs a SavedModel."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
+import skewless
 from skewless import runtime
+from skewless_test_helpers import example, write_records
 
 
 def _assert_positive_in_a_cond(raw):
@@ -41,3 +45,62 @@ def test_ops_whose_order_matters_are_refused_wherever_they_are(make, op):
 def _printed(x):
     with tf.control_dependencies([tf.print(x)]):
         return tf.identity(x)
+
+
+REWRITTEN_BY_GRAPPLER = """\
+input a: float32
+input b: float32
+feature third = a / 3.0
+feature seventh = a / -0.1
+feature twice_scaled = a * 3.0 * 7.0
+feature less = a - b - 1.0
+feature more = a + 1.0 + 2.0 + b
+feature from_negative_zero = minmax(a, min=-0.0, max=1)
+"""
+
+
+def _by_hand(a: np.ndarray, b: np.ndarray) -> dict:
+    """REWRITTEN_BY_GRAPPLER's features in numpy, float32 operations one after the other as
+    written (minmax in float64, rounded once, as the library computes it)."""
+    f = np.float32
+    with np.errstate(all="ignore"):
+        return {"third": a / f(3.0), "seventh": a / f(-0.1),
+                "twice_scaled": (a * f(3.0)) * f(7.0), "less": (a - b) - f(1.0),
+                "more": ((a + f(1.0)) + f(2.0)) + b,
+                "from_negative_zero": ((a.astype(np.float64) - -0.0) / 1.0).astype(np.float32)}
+
+
+def test_a_savedmodel_run_in_a_tf1_session_as_tf_serving_runs_it_gives_what_training_gives(
+        tmp_path):
+    """TF Serving runs a SavedModel in a TF1 session, whose grappler optimizes every function
+    of the graph's library under the session's options: its constant folding turned the
+    transform's ``a / 3.0`` into ``a * (1 / 3.0)`` and ``a * 3.0 * 7.0`` into ``a * 21.0``
+    (1 ulp off on many values), where training runs the ops as written. The shared
+    transform's function is marked so that grappler leaves it to the runtime, as it leaves
+    tf.data's functions. Checked against numpy and training on 256 values."""
+    path = tmp_path / "rewritten.feat"
+    path.write_text(REWRITTEN_BY_GRAPPLER)
+    rng = np.random.default_rng(7)
+    a = np.concatenate([rng.standard_normal(128) * 10.0 ** rng.integers(-5, 10, 128),
+                        rng.uniform(-1000, 1000, 124), [1e10, -0.0, 0.0, 123.25]]
+                       ).astype(np.float32)
+    b = (rng.standard_normal(a.size) * 100).astype(np.float32)
+    records = [example(a=float(x), b=float(y)) for x, y in zip(a, b)]
+    expected = {k: v.view(np.uint32).tolist() for k, v in _by_hand(a, b).items()}
+    assert expected["third"] != (a * np.float32(1 / 3.0)).view(np.uint32).tolist()
+    features = skewless.load(str(path))
+    module = tf.Module()
+    module.receive = features.serving_input_receiver_fn()
+    tf.saved_model.save(module, str(tmp_path / "model"),
+                        signatures={"serving_default": module.receive.get_concrete_function()})
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"],
+                                                          str(tmp_path / "model"))
+        signature = meta_graph.signature_def["serving_default"]
+        served = session.run({k: v.name for k, v in signature.outputs.items()},
+                             {signature.inputs["examples"].name: records})
+    data = write_records(tmp_path / "d.tfrecord", records)
+    trained = next(iter(features.input_fn(data, batch_size=a.size, shuffle=False)))[0]
+    for name, bits in expected.items():
+        assert served[name].view(np.uint32).tolist() == bits, f"TF1 session: {name}"
+        assert trained[name].numpy().view(np.uint32).tolist() == bits, f"training: {name}"

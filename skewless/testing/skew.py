@@ -14,7 +14,11 @@ model features along every path a record can take and compares them per record:
   record's features cannot depend on its batch;
 - serving, Predict: ``raw_serving_input_receiver_fn()`` on raw tensors built straight from
   the Python values (``strategies.raw_tensors``), labels absent, all the records in one
-  call.
+  call;
+- serving as TF Serving runs it: ``serving_input_receiver_fn()`` saved as a SavedModel and
+  loaded into a TF1 session (``tf.compat.v1.saved_model.loader.load``), whose grappler
+  optimizes the graph and its function library under the session's options; the
+  serialized examples without labels, all the records in one call.
 
 Tensors are compared by their bits: dtypes and shapes must agree, NaN must be where NaN is
 (any NaN matches any NaN), ``-0.0`` differs from ``0.0``, strings compare as bytes, sparse
@@ -39,7 +43,7 @@ import numpy as np
 from .strategies import columns_of, raw_tensors, to_example
 
 __all__ = ["assert_no_skew", "assert_same_features", "compare_outputs", "SkewChecker",
-           "assert_same_transform", "check_batches"]
+           "assert_same_transform", "check_batches", "SessionReceiver"]
 
 WHOLE_LIST = 1 << 30  # the batch size that puts every record in one batch
 
@@ -139,6 +143,10 @@ class SkewChecker:
             input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self.check_signatures()
         self._directory = tempfile.TemporaryDirectory(prefix="skewless-skew-")
+        from ..export import features_of
+
+        self.receive_in_session = SessionReceiver(self.receive_examples, features_of(
+            features).tables, os.path.join(self._directory.name, "model"))
         self.path = os.path.join(self._directory.name, "records.tfrecord")
         with _tf().io.TFRecordWriter(self.path) as writer:
             writer.write(b"")  # input_fn refuses data without records; check() rewrites it
@@ -147,6 +155,7 @@ class SkewChecker:
                          for size in self.batch_sizes}
 
     def close(self) -> None:
+        self.receive_in_session.close()
         self._directory.cleanup()
 
     def __enter__(self):
@@ -220,6 +229,9 @@ class SkewChecker:
         result[label] = self._run(label, records, lambda: _serve(bounds if groups else alone,
                                                                  lambda lo, hi: (
             self.receive_examples(tf.constant(serving[lo:hi], dtype=tf.string)))))
+        label = "serving (serving_input_receiver_fn in a TF1 session, as TF Serving runs it)"
+        result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (
+            self.receive_in_session(serving[lo:hi]))))
         label = "serving (raw_serving_input_receiver_fn, raw tensors)"
         result[label] = self._run(label, records, lambda: _serve(bounds, lambda lo, hi: (
             self.receive_raw(raw_tensors(records[lo:hi], self.columns)))))
@@ -285,6 +297,43 @@ class SkewChecker:
                     compare(part, results[reference][part], parts[part], reference, label,
                             records)
         return results
+
+
+class SessionReceiver:
+    """A receiver (a ``tf.function`` of one string tensor ``[batch]``) saved as a SavedModel
+    in ``path``, with the lookup tables it reads, and run in a TF1 session, as TF Serving
+    runs a SavedModel: called with a list of serialized examples, it gives the receiver's
+    outputs as eager tensors (sparse and ragged ones rebuilt from their components, which
+    a signature gives one by one)."""
+
+    def __init__(self, receive, tables, path: str):
+        tf = _tf()
+        concrete = receive.get_concrete_function()
+        self.structure = concrete.structured_outputs
+        flat = tf.function(lambda examples: {
+            str(i): tensor for i, tensor in enumerate(
+                tf.nest.flatten(receive(examples), expand_composites=True))},
+            input_signature=concrete.structured_input_signature[0], autograph=False)
+        module = tf.Module()
+        module.receive = receive
+        module.tables = list(tables)  # tracked, so that the tables are saved
+        tf.saved_model.save(module, path,
+                            signatures={"serving_default": flat.get_concrete_function()})
+        with tf.Graph().as_default() as graph:
+            self.session = tf.compat.v1.Session(graph=graph)
+            signature = tf.compat.v1.saved_model.loader.load(
+                self.session, ["serve"], path).signature_def["serving_default"]
+        self.fetches = [signature.outputs[str(i)].name for i in range(len(signature.outputs))]
+        (self.input,) = [tensor.name for tensor in signature.inputs.values()]
+
+    def __call__(self, serialized: list) -> dict:
+        tf = _tf()
+        values = self.session.run(self.fetches, {self.input: serialized})
+        return tf.nest.pack_sequence_as(self.structure, [tf.constant(v) for v in values],
+                                        expand_composites=True)
+
+    def close(self) -> None:
+        self.session.close()
 
 
 def check_batches(checker: SkewChecker, batches: Sequence[Sequence[dict]]) -> int:

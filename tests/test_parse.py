@@ -5,6 +5,7 @@ naming the record and the column on every path that parses: training input, the
 tf.Example receiver, the Predict inputs, and analysis."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
 import skewless
+from skewless import cli
 from property_budget import BUDGET, count
 from skewless.parse import parse_examples
 from skewless.signatures import raw_columns
@@ -55,7 +57,7 @@ BAD = [  # (idx, val) of the bad record, what the message says
     ([-1], [1.0], "index -1 is outside \\[0, 10\\)"),
     ([2**40], [1.0], f"index {2**40} is outside"),
     ([4, 1, 4], [1.0, 2.0, 3.0], "index 4 is given twice"),
-    ([1, 2], [1.0], "2 indices and 1 values"),
+    ([1, 2], [1.0], "2 indices (?:\\(idx\\) but|and) 1 values"),
     ([1], [1.0, 2.0], "1 indices and 2 values"),
     ([1], None, "1 indices and 0 values"),
     (None, [1.0], "0 indices and 1 values"),
@@ -94,11 +96,13 @@ def test_every_path_that_parses_refuses_bad_sparse_data(tmp_path, idx, val, says
             list(features.input_fn(data, batch_size=2, shuffle=shuffle))
     with pytest.raises(tf.errors.InvalidArgumentError, match="example 1: .*" + says):
         features.serving_input_receiver_fn()(tf.constant([good, example(idx=idx, val=val)]))
-    run = subprocess.run([sys.executable, "-m", "skewless", "compile", str(spec), "--data",
-                          data, "-o", str(tmp_path / "out.py")], capture_output=True, text=True)
-    assert run.returncode == 1
-    assert "Traceback" not in run.stderr
-    assert f"bad record: {data}: record 1: sparse column v" in run.stderr
+    for command in (["compile", str(spec), "--data", data, "-o", str(tmp_path / "out.py")],
+                    ["check", str(spec), "--data", data]):
+        run = subprocess.run([sys.executable, "-m", "skewless", *command],
+                             capture_output=True, text=True)
+        assert run.returncode == 1, command
+        assert "Traceback" not in run.stderr
+        assert f"bad record: {data}: record 1: sparse column v" in run.stderr, command
     assert not (tmp_path / "out.py").exists()
 
 
@@ -120,3 +124,15 @@ def test_the_predict_inputs_and_the_tf_example_receiver_agree_on_valid_sparse_da
     for got in (from_examples, from_tensors):
         np.testing.assert_array_equal(tf.sparse.to_dense(got).numpy()[0, [2, 7]], [-0.5, 1.5])
     assert_same_dict({"v": from_tensors}, {"v": from_examples})
+
+
+@pytest.mark.parametrize("idx, val, says", BAD[:1] + BAD[3:5], ids=BAD_IDS[:1] + BAD_IDS[3:5])
+def test_stats_names_each_bad_sparse_record_once(tmp_path, capsys, idx, val, says):
+    spec = tmp_path / "s.feat"
+    spec.write_text("input v: sparse float32[10] from (idx, val)\nfeature s = sum(v)\n")
+    good = example(idx=[0, 9], val=[1.0, 2.0])
+    data = write_records(tmp_path / "d.tfrecord", [good, example(idx=idx, val=val), good])
+    assert cli.main(["stats", str(spec), "--data", data, "-o", str(tmp_path / "p.json")]) == 1
+    err = capsys.readouterr().err
+    assert re.search(f"^{re.escape(data)}: record 1: column v: {says}", err, re.M), err
+    assert err.count(f"{data}: record 1") == 1, err

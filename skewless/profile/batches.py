@@ -4,6 +4,7 @@ spec's transform computes them; and, for a batch TensorFlow refuses, which of it
 break the spec, each named "file: record N: column C: what is wrong"."""
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -76,7 +77,8 @@ def summarizer(graph: Graph, numbers_only: bool = False) -> Callable:
 
     def summarize(records, names) -> dict:
         raw = parse_examples(records, raw_spec, names)
-        present = tf.io.parse_example(records, present_spec, example_names=names)
+        present = (tf.io.parse_example(records, present_spec, example_names=names)
+                   if present_spec else {})  # parse_example refuses an empty spec
         computed = run(plan, raw, tables, outputs)
         result = {"examples": tf.size(records, tf.int64), **{section: {} for section in SECTIONS}}
         for column in columns:
@@ -172,7 +174,7 @@ def record_errors(graph: Graph, record: bytes, name: str) -> list:
     """"name: column C: what is wrong" for each input of the spec that the serialized
     tf.Example ``record`` breaks: a value list of another dtype, a required column with no
     value, a fixed-shape column with another number of values, a sparse column whose
-    indices and values differ in number or fall outside its size. Labels and the weight
+    indices and values differ in number, fall outside its size or repeat. Labels and the weight
     are not checked (serving data has none)."""
     problem = first_non_example([(record, name)])
     if problem:
@@ -214,7 +216,10 @@ def _shape_problem(column, values: list):
             return (f"{len(indices)} indices ({column.sparse_keys[0]}) but {len(found)} values "
                     f"({column.sparse_keys[1]})")
         outside = [i for i in indices if not 0 <= i < shape.dims[0]]
-        return f"index {outside[0]} is outside [0, {shape.dims[0]})" if outside else None
+        if outside:
+            return f"index {outside[0]} is outside [0, {shape.dims[0]})"
+        twice = [i for i, count in collections.Counter(indices).items() if count > 1]
+        return f"index {twice[0]} is given twice" if twice else None
     if shape.kind == "variable":
         return None
     count, expected = len(values[0]), math.prod(shape.dims) if shape.kind == "fixed" else 1

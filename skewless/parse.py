@@ -37,8 +37,6 @@ def parse_examples(records, spec: dict, names=None) -> dict:
             feature.dtype, value_key=feature.value_key, row_splits_dtype=tf.int64)
     plain = {key: feature for key, feature in spec.items() if key not in sparse}
     parsed = tf.io.parse_example(records, {**plain, **parts}, example_names=names)
-    if names is None:
-        names = example_names(tf.size(records, out_type=tf.int64))
     raw = {key: parsed[key] for key in plain}
     for key, feature in sparse.items():
         raw[key] = sparse_column(
@@ -51,7 +49,7 @@ def sparse_column(indices, values, size: int, column: str, names) -> tf.SparseTe
     """The SparseTensor ``[batch, size]`` of one sparse column from its indices (int64) and
     values, RaggedTensors ``[batch, None]``, once they are checked (see
     :func:`parse_examples`); ``column`` describes the column in messages, ``names`` (a 1-D
-    string tensor) names the records. Entries are sorted as ``tf.sparse.reorder`` sorts."""
+    string tensor, or None for "example N") names the records. Entries are sorted as ``tf.sparse.reorder`` sorts."""
     counts, value_counts = indices.row_lengths(), values.row_lengths()
     with tf.control_dependencies([_check(tf.equal(counts, value_counts), names, lambda row: [
             column, ": ", tf.strings.as_string(counts[row]), " indices and ",
@@ -76,21 +74,18 @@ def sparse_column(indices, values, size: int, column: str, names) -> tf.SparseTe
         return tf.SparseTensor(tf.identity(at), entries.values, entries.dense_shape)
 
 
-def example_names(count):
-    """"example 0", "example 1", … (``count`` of them: an int64 scalar tensor), the names of
-    a request's examples in messages."""
-    return tf.strings.join(["example ", tf.strings.as_string(tf.range(count))])
-
-
 def _check(ok, names, describe, rows=None):
     """An assertion that fails the batch unless every element of ``ok`` holds, naming the
     record of the first that does not: ``rows[i]`` (the element's row), or ``i`` itself
-    when ``rows`` is None. ``describe(i)`` gives the rest of the message (strings and string
+    when ``rows`` is None; ``names[row]``, or "example ROW" when ``names`` is None, made
+    only when the check fails. ``describe(i)`` gives the rest of the message (strings and string
     tensors). None when executing eagerly (it has then raised or passed)."""
     def message():
         first = tf.argmin(tf.cast(ok, tf.int32), output_type=tf.int64)
         row = first if rows is None else rows[first]
-        return tf.strings.join([names[row], BAD_SPARSE, *describe(first)])
+        name = names[row] if names is not None else tf.strings.join(
+            ["example ", tf.strings.as_string(row)])
+        return tf.strings.join([name, BAD_SPARSE, *describe(first)])
 
     everywhere = tf.reduce_all(ok)
     text = tf.cond(everywhere, lambda: tf.constant(""), message)

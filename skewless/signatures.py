@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from .errors import ExportError
 from .ir import ColumnSpec
-from .parse import example_names, sparse_column
+from .parse import sparse_column
 from .types import STORAGE_DTYPES
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -94,8 +94,7 @@ def _sparse(indices, values, lengths, size: int, name: str) -> tf.SparseTensor:
         lengths = _checked_lengths(indices, lengths, f"{name}_lengths")
     return sparse_column(tf.RaggedTensor.from_tensor(indices, lengths=lengths),
                          tf.RaggedTensor.from_tensor(values, lengths=lengths), size,
-                         f"{name} (inputs {name}_indices, {name}_values)",
-                         example_names(tf.shape(lengths, out_type=tf.int64)[0]))
+                         f"{name} (inputs {name}_indices, {name}_values)", names=None)
 
 
 # ---- signature functions -------------------------------------------------------------------

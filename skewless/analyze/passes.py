@@ -114,11 +114,11 @@ def bad_data(exc, named_records=()) -> DataError:
         return DataError(f"bad record: {culprit}")
     if isinstance(exc, UnicodeDecodeError):
         return DataError("bad record: a record is not a tf.train.Example")
-    named = read_error(exc)
-    if named and BAD_SPARSE in named:
-        return DataError(f"bad record: {named}")
+    named = read_error(exc)  # the message of any of skewless's assertions
     if named:
-        return DataError(named if named.startswith(BAD_CSV) else f"corrupt file: {named}")
+        if named.startswith(BAD_CSV):
+            return DataError(named)
+        return DataError(f"{'bad record' if BAD_SPARSE in named else 'corrupt file'}: {named}")
     message = _error_line(exc.message)
     if isinstance(exc, tf.errors.DataLossError):
         return DataError(f"corrupt record: {message}")

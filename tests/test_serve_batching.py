@@ -143,7 +143,8 @@ def calls(count, bad_every=0):
 
 def _grpc(method, request):
     try:
-        return "OK", method(request, 60.0).SerializeToString()
+        # deterministic: map fields (a response's ``outputs``) in key order, not insertion order
+        return "OK", method(request, 60.0).SerializeToString(deterministic=True)
     except grpc.RpcError as error:
         return error.code().name, error.details().encode()
 

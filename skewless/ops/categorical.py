@@ -92,15 +92,16 @@ class _NoVocabulary:
 
 def vocab_table(vocabulary, oov_buckets, default, top_k=None, min_freq=None):
     """The lookup table of ``vocab`` and ``lookup``: token i of ``vocabulary`` has id i;
-    other tokens get ``V + hash % oov_buckets`` (tf.lookup.StaticVocabularyTable), or
-    ``default`` when oov_buckets is 0 (tf.lookup.StaticHashTable)."""
+    other tokens get ``V + hash % oov_buckets`` (as tf.lookup.StaticVocabularyTable gives
+    them), or ``default`` when oov_buckets is 0."""
     if not vocabulary:
         return _NoVocabulary(oov_buckets, default)
     strings = isinstance(vocabulary[0], str)
     keys = tf.constant([_token_key(token) for token in vocabulary],
                        tf.string if strings else tf.int64)
     ids = tf.range(len(vocabulary), dtype=tf.int64)
-    return _table_from(tf.lookup.KeyValueTensorInitializer(keys, ids), oov_buckets, default)
+    return _table_from(tf.lookup.KeyValueTensorInitializer(keys, ids), oov_buckets, default,
+                       len(vocabulary))
 
 
 # ---- vocabulary files ----------------------------------------------------------------------
@@ -139,8 +140,9 @@ def vocabulary_file_bytes(vocabulary, escaped: bool) -> bytes:
 def _escaped_lookup_class():
     """The class of a table over escaped tokens (defined on first use: it derives from
     ``tf.Module``, so that exporting tracks the table inside). Tokens are escaped to be
-    looked up, and an unknown token's bucket is the hash of the token itself, as
-    tf.lookup.StaticVocabularyTable computes it for the same vocabulary held in memory."""
+    looked up; with ``oov_buckets`` (more than one), an unknown token's bucket is the hash
+    of the token itself, as tf.lookup.StaticVocabularyTable computes it for the same
+    vocabulary held in memory, else its id is the table's default."""
 
     class EscapedLookup(tf.Module):
         def __init__(self, table, oov_buckets):
@@ -160,20 +162,33 @@ def _escaped_lookup_class():
 
 def vocab_table_from_file(path, key_dtype, oov_buckets, default, escaped=False):
     """The table of a vocabulary written by ``vocabulary_file_bytes``: line i has id i."""
+    with open(path, "rb") as handle:
+        size = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     initializer = tf.lookup.TextFileInitializer(
         path, t.TF_DTYPES[key_dtype], tf.lookup.TextFileIndex.WHOLE_LINE,
-        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, vocab_size=size)
     if escaped:
-        missing = -1 if oov_buckets else default
-        table = tf.lookup.StaticHashTable(initializer, default_value=tf.constant(missing, tf.int64))
-        return _escaped_lookup_class()(table, oov_buckets)
-    return _table_from(initializer, oov_buckets, default)
+        missing = _unknown_id(oov_buckets, default, size)
+        table = tf.lookup.StaticHashTable(
+            initializer, default_value=tf.constant(-1 if missing is None else missing, tf.int64))
+        return _escaped_lookup_class()(table, oov_buckets if missing is None else 0)
+    return _table_from(initializer, oov_buckets, default, size)
 
 
-def _table_from(initializer, oov_buckets, default):
-    if oov_buckets:
+def _unknown_id(oov_buckets, default, size):
+    """The id of every unknown token when it does not depend on the token: ``default``
+    without buckets, ``size`` (V + hash % 1) with one; None with more."""
+    return {0: default, 1: size}.get(oov_buckets)
+
+
+def _table_from(initializer, oov_buckets, default, size):
+    """A table of ``size`` tokens. With one bucket or none, a tf.lookup.StaticHashTable
+    whose default is the unknown tokens' id: one lookup op, where
+    tf.lookup.StaticVocabularyTable also hashes every token and picks (six ops)."""
+    missing = _unknown_id(oov_buckets, default, size)
+    if missing is None:
         return tf.lookup.StaticVocabularyTable(initializer, oov_buckets)
-    return tf.lookup.StaticHashTable(initializer, default_value=tf.constant(default, tf.int64))
+    return tf.lookup.StaticHashTable(initializer, default_value=tf.constant(missing, tf.int64))
 
 
 def _need_category(args) -> str:

@@ -5,7 +5,8 @@ from ..lazy import tf
 
 from .. import types as t
 from .common import (as_float, binary_numeric, elementwise, literal, need_number, need_number_const,
-                     same_path, shape_of, unary_numeric_same, unary_numeric_to_float, widen)
+                     same_path, shape_of, shared_constant, unary_numeric_same,
+                     unary_numeric_to_float, widen)
 from .registry import Param, op
 
 X = Param("x")
@@ -80,6 +81,10 @@ def _clip_type(args) -> t.Type:
 @elementwise
 def clip(x, lo, hi):
     """x limited to [lo, hi] (``hi`` where lo > hi); NaN stays NaN."""
+    if _is_number(lo) and _is_number(hi):
+        x, lo, hi = widen(x, lo, hi)  # rounding to float32 keeps order: same as in turn
+        if literal(lo) <= literal(hi):
+            return _clip_by_value(x, lo, hi)
     return _pick(_pick(x, lo, tf.math.greater), hi, tf.math.less)
 
 
@@ -88,6 +93,9 @@ def clip(x, lo, hi):
 def minimum(a, b):
     """The smaller of a and b, elementwise; NaN if either is NaN; a tie of 0.0 and -0.0
     gives a."""
+    if _is_number(b):
+        a, b = widen(a, b)
+        return _clip_by_value(a, _lowest(a.dtype), b)
     return _pick(a, b, tf.math.less)
 
 
@@ -96,7 +104,35 @@ def minimum(a, b):
 def maximum(a, b):
     """The larger of a and b, elementwise; NaN if either is NaN; a tie of 0.0 and -0.0
     gives a."""
+    if _is_number(b):
+        a, b = widen(a, b)
+        return _clip_by_value(a, b, _lowest(a.dtype, -1))
     return _pick(a, b, tf.math.greater)
+
+
+def _is_number(x) -> bool:
+    """x is a literal, not NaN."""
+    value = literal(x)
+    return value is not None and value == value
+
+
+def _lowest(dtype, sign=1):
+    """The lowest value of dtype (the highest with ``sign=-1``) as a literal: ±inf, or
+    int64's extremes."""
+    if dtype == tf.float32:
+        return shared_constant(-sign * float("inf"), dtype)
+    return shared_constant(dtype.min if sign > 0 else dtype.max, dtype)
+
+
+def _clip_by_value(x, lo, hi):
+    """``x`` limited to the literals [lo, hi] (lo <= hi, neither NaN), in one op that gives
+    ``_pick``'s results: TensorFlow's ClipByValue with scalar bounds computes
+    ``max(min(x, hi), lo)`` with std::min and std::max one element at a time (no SIMD
+    packets), which keep ``x`` on a tie (0.0 and -0.0) and when ``x`` is NaN. A rank-0
+    ``x`` would take its elementwise-packet path instead, so it keeps ``_pick``."""
+    if x.shape.rank == 0 or x.shape.rank is None:
+        return _pick(_pick(x, lo, tf.math.greater), hi, tf.math.less)
+    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lo, clip_value_max=hi)
 
 
 def _pick(a, b, beats):

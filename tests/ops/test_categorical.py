@@ -138,6 +138,48 @@ def test_empty_vocabulary():
     assert ops.lookup(ragged([["a"], []]), table=vocab_table([], 0, -4)).to_list() == [[-4], []]
 
 
+TOKENS = st.text(max_size=3) | st.sampled_from(["", "\n", "a\\b", "\\e", "\r"])
+
+
+@given(st.lists(TOKENS, unique=True, min_size=1, max_size=8), st.lists(TOKENS, max_size=12),
+       st.integers(0, 3), st.integers(-5, 5), st.booleans())
+def test_tables_give_static_vocabulary_table_ids(vocabulary, tokens, oov_buckets, default,
+                                                 from_file):
+    """Whatever form the table takes (in memory or a file, escaped or not; with 0 or 1
+    buckets a plain hash table whose default is the unknown tokens' id), every token gets
+    the id tf.lookup.StaticVocabularyTable gives it (``default`` without buckets)."""
+    import tempfile
+
+    from skewless.ops.categorical import (vocab_table_from_file, vocabulary_file_bytes,
+                                          vocabulary_needs_escape)
+
+    keys = tf.constant([token.encode("utf-8") for token in vocabulary])
+    initializer = tf.lookup.KeyValueTensorInitializer(keys, tf.range(len(vocabulary),
+                                                                      dtype=tf.int64))
+    reference = (tf.lookup.StaticVocabularyTable(initializer, oov_buckets) if oov_buckets else
+                 tf.lookup.StaticHashTable(initializer, tf.constant(default, tf.int64)))
+    queries = tf.constant([token.encode("utf-8") for token in tokens + vocabulary], tf.string)
+    if from_file:
+        escaped = vocabulary_needs_escape(vocabulary)
+        with tempfile.NamedTemporaryFile(suffix=".vocab", delete=False) as handle:
+            handle.write(vocabulary_file_bytes(vocabulary, escaped))
+        table = vocab_table_from_file(handle.name, "string", oov_buckets, default, escaped)
+    else:
+        table = vocab_table(vocabulary, oov_buckets, default)
+    assert ops.vocab(queries, table=table).numpy().tolist() == (
+        reference.lookup(queries).numpy().tolist())
+
+
+@pytest.mark.parametrize("oov_buckets, hashes", [(0, 0), (1, 0), (2, 1)])
+def test_a_lookup_hashes_only_with_two_buckets_or_more(oov_buckets, hashes):
+    table = vocab_table(["a", "b"], oov_buckets, -1)
+    fn = tf.function(lambda x: ops.vocab(x, table=table),
+                     input_signature=[tf.TensorSpec([None], tf.string)])
+    types = [op.type for op in fn.get_concrete_function().graph.get_operations()]
+    assert types.count("LookupTableFindV2") == 1
+    assert types.count("StringToHashBucketFast") == hashes
+
+
 def test_vocab_in_graph_mode():
     table = vocab_table(["a", "b"], 1, -1)
     fn = tf.function(lambda x: ops.vocab(x, table=table),

@@ -194,6 +194,73 @@ def test_minimum_maximum_match_numpy_and_are_batch_invariant(pairs):
                      for i in range(len(pairs))])
 
 
+def _picked(a, b, b_wins):
+    """numpy's reference of the language's pick: b where ``b_wins`` (a comparison, False
+    for NaN), else a."""
+    return np.where(b_wins, b, a)
+
+
+def _clipped(x, lo, hi):
+    low = _picked(x, lo, lo > x)
+    return _picked(low, hi, hi < low)
+
+
+LITERALS = FLOATS | ZEROS | st.sampled_from([INF, -INF])
+INT_LITERALS = st.integers(I64_MIN, I64_MAX)
+
+
+@given(st.lists(FLOATS | ZEROS | st.just(NAN), min_size=1, max_size=40), LITERALS, LITERALS,
+       st.sampled_from([ops.clip, ops.minimum, ops.maximum]))
+def test_literal_bounds_pick_as_the_language_says_at_any_batch_size(values, lo, hi, fn):
+    """With literal bounds (one op, TensorFlow's ClipByValue) clip, minimum and maximum keep
+    the language's picks: x on a tie of 0.0 and -0.0, NaN stays NaN, lo above hi gives hi;
+    the same bits for each value alone, in the whole batch and in its tail."""
+    x = np.float32(values)
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    expected = {ops.clip: lambda v: _clipped(v, lo32, hi32),
+                ops.minimum: lambda v: _picked(v, lo32, lo32 < v),
+                ops.maximum: lambda v: _picked(v, lo32, lo32 > v)}[fn](x)
+    args = (lo, hi) if fn is ops.clip else (lo,)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def apply(batch):
+        return fn(batch, *(tf.constant(arg, tf.float32) for arg in args))
+
+    same(apply(tf.constant(x)), expected)
+    same(apply(tf.constant(x[len(x) // 3:])), expected[len(x) // 3:])
+    same([apply(tf.constant(x[i:i + 1]))[0] for i in range(len(x))], expected)
+
+
+@given(st.lists(INT_LITERALS, min_size=1, max_size=20), INT_LITERALS, INT_LITERALS)
+def test_literal_int64_bounds_clip_as_numpy(values, lo, hi):
+    x = np.int64(values)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+    def apply(batch):
+        return (ops.clip(batch, tf.constant(lo, tf.int64), tf.constant(hi, tf.int64)),
+                ops.minimum(batch, tf.constant(lo, tf.int64)),
+                ops.maximum(batch, tf.constant(hi, tf.int64)))
+
+    clipped, smaller, larger = apply(tf.constant(x))
+    same(clipped, np.minimum(np.maximum(x, lo), hi))
+    same(smaller, np.minimum(x, lo))
+    same(larger, np.maximum(x, hi))
+
+
+def test_literal_bounds_are_one_op_mixed_bounds_widen_first():
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+    def apply(batch):
+        return ops.clip(batch, tf.constant(0, tf.int64), tf.constant(2.5))
+
+    graph = apply.get_concrete_function().graph
+    assert [op.type for op in graph.get_operations()].count("ClipByValue") == 1
+    assert not {"Greater", "Less", "SelectV2"} & {op.type for op in graph.get_operations()}
+    # 16777217 rounds to 16777216.0 in float32; as the pair-by-pair picks give it
+    same(apply(i64(-3, 1, 7, 16777217)), np.float32([0.0, 1.0, 2.5, 2.5]))
+    same(ops.clip(i64(-3, 16777217), tf.constant(0, tf.int64), tf.constant(1e10)),
+         np.float32([0.0, 16777216.0]))
+
+
 def test_safe_div_uses_default_only_where_the_divisor_is_zero():
     a, b = f32(1.0, -3.0, 0.0, 5.0, 1.0, NAN), f32(0.0, -0.0, 0.0, 2.0, NAN, 4.0)
     same(ops.safe_div(a, b), [0.0, 0.0, 0.0, 2.5, NAN, NAN])

@@ -118,7 +118,8 @@ class SharedTransform:
         # per call for flights; the transform's only stateful ops read tables or assert
         # (checked in _call), so no order between them matters.
         # _tf_data_function: a session's grappler leaves the function's body alone
-        self.function = tf.function(transform, reduce_retracing=True, autograph=False,
+        self.function = tf.function(_distinct_outputs(transform), reduce_retracing=True,
+                                    autograph=False,
                                     experimental_attributes={"_noinline": True,
                                                              "_disable_acd": True,
                                                              "_tf_data_function": True})
@@ -152,6 +153,28 @@ class SharedTransform:
             output.set_shape(traced.shape)
         return tf.nest.pack_sequence_as(concrete.structured_outputs, flat,
                                         expand_composites=True)
+
+
+def _distinct_outputs(transform: Callable) -> Callable:
+    """``transform`` with every tensor it returns more than once (two features of the same
+    column; two sparse features sharing their indices) returned through an ``Identity``
+    after its first time: a function that returns one tensor twice is called and exported
+    fine, but ``tf.saved_model.load`` cannot rebuild the graph that calls it
+    (``KeyError: 'transform:raw:0'``)."""
+
+    def distinct(raw):
+        outputs = transform(raw)
+        seen = set()
+
+        def once(tensor):
+            if tensor.ref() in seen:
+                return tf.identity(tensor)
+            seen.add(tensor.ref())
+            return tensor
+
+        return tf.nest.map_structure(once, outputs, expand_composites=True)
+
+    return distinct
 
 
 # stateful ops whose order does not matter: table reads, assertions (each runs once, and

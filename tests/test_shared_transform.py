@@ -104,3 +104,49 @@ def test_a_savedmodel_run_in_a_tf1_session_as_tf_serving_runs_it_gives_what_trai
     for name, bits in expected.items():
         assert served[name].view(np.uint32).tolist() == bits, f"TF1 session: {name}"
         assert trained[name].numpy().view(np.uint32).tolist() == bits, f"training: {name}"
+
+
+SHARED_OUTPUTS = """
+input x: float32
+input tags: string[]
+input v: sparse float32[6] from (v_idx, v_val)
+let twice = x * 2
+feature a = x
+feature b = x
+feature c = twice
+feature d = twice
+let padded = tags | pad(length=2, value="")
+feature t1 = padded
+feature t2 = padded
+feature s1 = v
+feature s2 = v * 2
+"""
+
+
+def test_features_sharing_a_tensor_export_and_load(tmp_path):
+    """Features that are the same tensor (a column or a let used twice; two sparse features
+    of one column share its indices): the transform returns it more than once, and the
+    exported receivers load (``tf.saved_model.load``, as ``skewless serve`` does) and give
+    what the in-process receivers give."""
+    path = tmp_path / "shared.feat"
+    path.write_text(SHARED_OUTPUTS)
+    features = skewless.load(str(path))
+    module = tf.Module()
+    module.examples = features.serving_input_receiver_fn()
+    module.raw = features.raw_serving_input_receiver_fn()
+    tf.saved_model.save(module, str(tmp_path / "model"), signatures={
+        "examples": module.examples.get_concrete_function(),
+        "raw": module.raw.get_concrete_function()})
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    records = tf.constant([example(x=1.5, tags=["p", "q"], v_idx=[4, 1], v_val=[0.5, -2.0]),
+                           example(x=-0.0)])
+    here, there = features.serving_input_receiver_fn()(records), loaded.examples(records)
+    assert sorted(there) == sorted(features.FEATURE_KEYS)
+    for name in features.FEATURE_KEYS:
+        mine, theirs = here[name], there[name]
+        if isinstance(mine, tf.SparseTensor):
+            mine, theirs = tf.sparse.to_dense(mine), tf.sparse.to_dense(theirs)
+        assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes(), name
+    assert np.asarray(there["a"]).tolist() == [1.5, -0.0]
+    assert np.asarray(there["t2"]).tolist() == [[b"p", b"q"], [b"", b""]]
+    assert tf.sparse.to_dense(there["s2"]).numpy().tolist()[0] == [0, -4.0, 0, 0, 1.0, 0]

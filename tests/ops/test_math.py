@@ -4,7 +4,7 @@ for every runtime form, eagerly and in graph mode, and the type rules with their
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 import skewless.ops as ops
 from skewless import types as t
@@ -209,17 +209,27 @@ LITERALS = FLOATS | ZEROS | st.sampled_from([INF, -INF])
 INT_LITERALS = st.integers(I64_MIN, I64_MAX)
 
 
-@given(st.lists(FLOATS | ZEROS | st.just(NAN), min_size=1, max_size=40), LITERALS, LITERALS,
+def _flushed(x):
+    """Subnormal float32 values as a zero of their sign."""
+    return np.where(np.abs(x) < TINY, np.copysign(np.float32(0), x), x)
+
+
+@given(st.lists(st.floats(width=32) | ZEROS, min_size=1, max_size=40), LITERALS, LITERALS,
        st.sampled_from([ops.clip, ops.minimum, ops.maximum]))
+@example([1e-45, -1e-45, 1e-40, -1e-38, 0.5], 0.0, 1.0, ops.clip)
+@example([1e-45, -1e-45, 1e-40, -1e-38, 0.5], -1.0, 1.0, ops.maximum)
+@example([1e-45, -1e-45, -0.0, NAN, 2.0], 0.0, 1.0, ops.minimum)
 def test_literal_bounds_pick_as_the_language_says_at_any_batch_size(values, lo, hi, fn):
     """With literal bounds (one op, TensorFlow's ClipByValue) clip, minimum and maximum keep
     the language's picks: x on a tie of 0.0 and -0.0, NaN stays NaN, lo above hi gives hi;
-    the same bits for each value alone, in the whole batch and in its tail."""
+    a subnormal x is taken as a zero of its sign (docs/language.md); the same bits for each
+    value alone, in the whole batch and in its tail."""
     x = np.float32(values)
     lo32, hi32 = np.float32(lo), np.float32(hi)
+    flat = _flushed(x)
     expected = {ops.clip: lambda v: _clipped(v, lo32, hi32),
                 ops.minimum: lambda v: _picked(v, lo32, lo32 < v),
-                ops.maximum: lambda v: _picked(v, lo32, lo32 > v)}[fn](x)
+                ops.maximum: lambda v: _picked(v, lo32, lo32 > v)}[fn](flat)
     args = (lo, hi) if fn is ops.clip else (lo,)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])

@@ -196,8 +196,8 @@ def test_minimum_maximum_match_numpy_and_are_batch_invariant(pairs):
 
 def _picked(a, b, b_wins):
     """numpy's reference of the language's pick: b where ``b_wins`` (a comparison, False
-    for NaN), else a."""
-    return np.where(b_wins, b, a)
+    for NaN) or b is NaN, else a."""
+    return np.where(b_wins | np.isnan(b), b, a)
 
 
 def _clipped(x, lo, hi):
@@ -219,6 +219,8 @@ def _flushed(x):
 @example([1e-45, -1e-45, 1e-40, -1e-38, 0.5], 0.0, 1.0, ops.clip)
 @example([1e-45, -1e-45, 1e-40, -1e-38, 0.5], -1.0, 1.0, ops.maximum)
 @example([1e-45, -1e-45, -0.0, NAN, 2.0], 0.0, 1.0, ops.minimum)
+@example([0.0, -3.0, NAN], 0.0, NAN, ops.clip)
+@example([0.0, -3.0, NAN], NAN, 1.0, ops.maximum)
 def test_literal_bounds_pick_as_the_language_says_at_any_batch_size(values, lo, hi, fn):
     """With literal bounds (one op, TensorFlow's ClipByValue) clip, minimum and maximum keep
     the language's picks: x on a tie of 0.0 and -0.0, NaN stays NaN, lo above hi gives hi;

@@ -49,7 +49,8 @@ def sparse_column(indices, values, size: int, column: str, names) -> tf.SparseTe
     """The SparseTensor ``[batch, size]`` of one sparse column from its indices (int64) and
     values, RaggedTensors ``[batch, None]``, once they are checked (see
     :func:`parse_examples`); ``column`` describes the column in messages, ``names`` (a 1-D
-    string tensor, or None for "example N") names the records. Entries are sorted as ``tf.sparse.reorder`` sorts."""
+    string tensor, or None for "example N") names the records. Entries are sorted as
+    ``tf.sparse.reorder`` sorts."""
     counts, value_counts = indices.row_lengths(), values.row_lengths()
     with tf.control_dependencies([_check(tf.equal(counts, value_counts), names, lambda row: [
             column, ": ", tf.strings.as_string(counts[row]), " indices and ",
@@ -78,8 +79,8 @@ def _check(ok, names, describe, rows=None):
     """An assertion that fails the batch unless every element of ``ok`` holds, naming the
     record of the first that does not: ``rows[i]`` (the element's row), or ``i`` itself
     when ``rows`` is None; ``names[row]``, or "example ROW" when ``names`` is None, made
-    only when the check fails. ``describe(i)`` gives the rest of the message (strings and string
-    tensors). None when executing eagerly (it has then raised or passed)."""
+    only when the check fails. ``describe(i)`` gives the rest of the message (strings and
+    string tensors). None when executing eagerly (it has then raised or passed)."""
     def message():
         first = tf.argmin(tf.cast(ok, tf.int32), output_type=tf.int64)
         row = first if rows is None else rows[first]

@@ -81,11 +81,7 @@ def _clip_type(args) -> t.Type:
 @elementwise
 def clip(x, lo, hi):
     """x limited to [lo, hi] (``hi`` where lo > hi); NaN stays NaN."""
-    if _is_number(lo) and _is_number(hi):
-        x, lo, hi = widen(x, lo, hi)  # rounding to float32 keeps order: same as in turn
-        if literal(lo) <= literal(hi):
-            return _clip_by_value(x, lo, hi)
-    return _pick(_pick(x, lo, tf.math.greater), hi, tf.math.less)
+    return _limited(x, lo, hi)
 
 
 @op("minimum", Param("a"), Param("b"), infer=binary_numeric)
@@ -93,10 +89,7 @@ def clip(x, lo, hi):
 def minimum(a, b):
     """The smaller of a and b, elementwise; NaN if either is NaN; a tie of 0.0 and -0.0
     gives a."""
-    if _is_number(b):
-        a, b = widen(a, b)
-        return _clip_by_value(a, _lowest(a.dtype), b)
-    return _pick(a, b, tf.math.less)
+    return _limited(a, hi=b)
 
 
 @op("maximum", Param("a"), Param("b"), infer=binary_numeric)
@@ -104,35 +97,38 @@ def minimum(a, b):
 def maximum(a, b):
     """The larger of a and b, elementwise; NaN if either is NaN; a tie of 0.0 and -0.0
     gives a."""
-    if _is_number(b):
-        a, b = widen(a, b)
-        return _clip_by_value(a, b, _lowest(a.dtype, -1))
-    return _pick(a, b, tf.math.greater)
+    return _limited(a, lo=b)
 
 
-def _is_number(x) -> bool:
-    """x is a literal, not NaN."""
-    value = literal(x)
-    return value is not None and value == value
+def _limited(x, lo=None, hi=None):
+    """x raised to ``lo`` and then lowered to ``hi`` (either may be None), by ``_pick``.
+
+    When every bound given is a literal other than NaN, with lo <= hi, and x has a batch
+    dimension, one op gives the same values: TensorFlow's ClipByValue with scalar bounds
+    computes ``max(min(x, hi), lo)`` with std::min and std::max one element at a time (no
+    SIMD packets), which keep ``x`` on a tie (0.0 and -0.0) and when ``x`` is NaN; with
+    lo <= hi the order of the two bounds does not matter, and rounding int64 to float32
+    keeps order, so widening all at once equals widening pick by pick. It takes a
+    subnormal ``x`` as a zero of its sign, as arithmetic does (docs/language.md). A rank-0
+    ``x`` would take its packet path."""
+    bounds = [b for b in (lo, hi) if b is not None]
+    if x.shape.rank and all(literal(b) is not None and literal(b) == literal(b)
+                            for b in bounds):
+        x, *bounds = widen(x, *bounds)
+        low = bounds.pop(0) if lo is not None else _extreme(x.dtype, highest=False)
+        high = bounds.pop(0) if hi is not None else _extreme(x.dtype, highest=True)
+        if literal(low) <= literal(high):
+            return tf.raw_ops.ClipByValue(t=x, clip_value_min=low, clip_value_max=high)
+    if lo is not None:
+        x = _pick(x, lo, tf.math.greater)
+    return x if hi is None else _pick(x, hi, tf.math.less)
 
 
-def _lowest(dtype, sign=1):
-    """The lowest value of dtype (the highest with ``sign=-1``) as a literal: ±inf, or
-    int64's extremes."""
+def _extreme(dtype, highest: bool):
+    """The highest or lowest value of dtype as a literal: ±inf, or int64's limits."""
     if dtype == tf.float32:
-        return shared_constant(-sign * float("inf"), dtype)
-    return shared_constant(dtype.min if sign > 0 else dtype.max, dtype)
-
-
-def _clip_by_value(x, lo, hi):
-    """``x`` limited to the literals [lo, hi] (lo <= hi, neither NaN), in one op that gives
-    ``_pick``'s results: TensorFlow's ClipByValue with scalar bounds computes
-    ``max(min(x, hi), lo)`` with std::min and std::max one element at a time (no SIMD
-    packets), which keep ``x`` on a tie (0.0 and -0.0) and when ``x`` is NaN. A rank-0
-    ``x`` would take its elementwise-packet path instead, so it keeps ``_pick``."""
-    if x.shape.rank == 0 or x.shape.rank is None:
-        return _pick(_pick(x, lo, tf.math.greater), hi, tf.math.less)
-    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lo, clip_value_max=hi)
+        return shared_constant(float("inf") if highest else float("-inf"), dtype)
+    return shared_constant(dtype.max if highest else dtype.min, dtype)
 
 
 def _pick(a, b, beats):

@@ -12,6 +12,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
 from .errors import ExportError
+from .files import exported_asset_error
 from .heads import ClassificationHead, PredictHead, RegressionHead
 from .versions import write_version
 
@@ -43,7 +44,10 @@ def export_saved_model(model, features, export_dir_base: str,
         signatures = signatures_of(heads, default, features, model)
         tf.saved_model.save(module, directory,
                             signatures={key: s.function for key, s in signatures.items()})
-        set_method_names(directory, {key: s.method_name for key, s in signatures.items()})
+        saved_model = read_saved_model(directory)
+        check_assets(directory, saved_model)
+        set_method_names(directory, saved_model,
+                         {key: s.method_name for key, s in signatures.items()})
 
     return write_version(os.fspath(export_dir_base), write, keep)
 
@@ -96,7 +100,27 @@ def signatures_of(heads: dict, default: str, features, model) -> dict:
     return signatures
 
 
-def set_method_names(directory: str, method_names: dict) -> None:
+def read_saved_model(directory: str) -> saved_model_pb2.SavedModel:
+    """The ``saved_model.pb`` written in ``directory``."""
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(directory, "saved_model.pb"), "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    return saved_model
+
+
+def check_assets(directory: str, saved_model: saved_model_pb2.SavedModel) -> None:
+    """Raise ExportError naming the file if an asset the SavedModel names was not written
+    to ``directory/assets``, or a generated module's vocabulary file was copied with another
+    content than the module checked at import (``files.exported_asset_error``)."""
+    for meta_graph in saved_model.meta_graphs:
+        for asset in meta_graph.asset_file_def:
+            error = exported_asset_error(os.path.join(directory, "assets", asset.filename))
+            if error:
+                raise ExportError(error)
+
+
+def set_method_names(directory: str, saved_model: saved_model_pb2.SavedModel,
+                     method_names: dict) -> None:
     """Give each signature its TF Serving method name.
 
     ``tf.saved_model.save`` writes every TF2 signature with the predict method name and has
@@ -105,13 +129,9 @@ def set_method_names(directory: str, method_names: dict) -> None:
     ``tensorflow/serving/classify`` and ``…/regress``. So the method names are set in the
     written ``saved_model.pb``, and ``fingerprint.pb`` (a checksum of it) is written anew.
     Loading ignores method names, so nothing else changes."""
-    path = os.path.join(directory, "saved_model.pb")
-    saved_model = saved_model_pb2.SavedModel()
-    with open(path, "rb") as handle:
-        saved_model.ParseFromString(handle.read())
     for meta_graph in saved_model.meta_graphs:
         for key, method_name in method_names.items():
             meta_graph.signature_def[key].method_name = method_name
-    with open(path, "wb") as handle:
+    with open(os.path.join(directory, "saved_model.pb"), "wb") as handle:
         handle.write(saved_model.SerializeToString())
     fingerprinting_utils.write_fingerprint(directory)

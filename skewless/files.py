@@ -183,9 +183,16 @@ def sha256_of_file(path: str) -> str:
     return digest.hexdigest()
 
 
+# The SHA-256 of every asset a module of this process checked at import, and its path, by
+# file name: names are content-addressed, so one name stands for one content. An export
+# checks the copies it writes against it (``exported_asset_error``).
+_IMPORTED_ASSETS: dict[str, tuple[str, str]] = {}
+
+
 def verified_asset(path: str, sha256: str) -> str:
-    """``path``, once its content is checked against the SHA-256 the module was built with.
-    Raises AssetError naming the file if it is missing or different."""
+    """``path``, once its content is checked against the SHA-256 the module was built with;
+    remembered for ``exported_asset_error``. Raises AssetError naming the file if it is
+    missing or different."""
     try:
         found = sha256_of_file(path)
     except OSError as exc:
@@ -196,7 +203,36 @@ def verified_asset(path: str, sha256: str) -> str:
         raise AssetError(f"{path}: asset file is not the one its module was generated with "
                          f"(SHA-256 {found[:16]}…, expected {sha256[:16]}…): compile the "
                          f"spec again")
+    _IMPORTED_ASSETS[os.path.basename(path)] = (path, sha256)
     return path
+
+
+def exported_asset_error(exported: str) -> Optional[str]:
+    """What is wrong with the copy of an asset file in a SavedModel being written, or None.
+
+    ``tf.saved_model.save`` copies each asset from its source when it saves, and leaves out a
+    source that is gone (``builder_impl.copy_assets_to_destination_dir``). So a vocabulary
+    file deleted after its module's import gives a SavedModel that cannot load, and one
+    changed gives a table with other ids than the module's tables, read at import, gave in
+    training. Both are reported naming the source file; any other missing asset by name."""
+    name = os.path.basename(exported)
+    source, sha256 = _IMPORTED_ASSETS.get(name, (None, None))
+    if source is None:
+        return None if os.path.isfile(exported) else (
+            f"{name}: asset file of the model was not written to the SavedModel: its source "
+            f"file is gone")
+    try:
+        found = sha256_of_file(exported)
+    except OSError:
+        return (f"{source}: asset file of the features is gone since its module was imported, "
+                f"so the SavedModel could not load: keep the module with its _assets folder "
+                f"until the export is written")
+    if found != sha256:
+        return (f"{source}: asset file changed since its module was imported (SHA-256 "
+                f"{found[:16]}…, imported with {sha256[:16]}…): the module's tables hold "
+                f"the vocabulary read at import, which the model was trained with; import the "
+                f"module again in a new process (or compile the spec again) and train again")
+    return None
 
 
 def write_module(path: str, source: str, assets: dict, asset_folder: str = "") -> None:

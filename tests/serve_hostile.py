@@ -11,7 +11,7 @@ from serve_models import METHODS, FlightsModel
 from tensorflow.core.framework import tensor_pb2
 from test_serve import MODEL, Server, predict_request
 
-from skewless.export import set_method_names
+from skewless.export import read_saved_model, set_method_names
 
 MAX_BATCH = 8
 MAX_REQUEST_BYTES = 16 * 2 ** 20
@@ -55,7 +55,7 @@ def write_hostile_model(base) -> None:
         "predict": model.predict, "double": model.double, "echo": model.echo,
         "small": model.small, "half": model.half,
         **{f"as_{dtype.name}": widened(dtype) for dtype in NUMERIC}})
-    set_method_names(staging, METHODS)
+    set_method_names(staging, read_saved_model(staging), METHODS)
     os.rename(staging, base / "1")
 
 

@@ -10,7 +10,7 @@ import tempfile
 
 import tensorflow as tf
 
-from skewless.export import set_method_names
+from skewless.export import read_saved_model, set_method_names
 
 CLASS_NAMES = ("on_time", "late")
 SPEC = {
@@ -82,7 +82,7 @@ def write_flights_version(base: str, version: int) -> str:
                   "predict_examples": model.predict_examples, "double": model.double,
                   "echo": model.echo, "many": model.many}
     tf.saved_model.save(model, staging, signatures=signatures)
-    set_method_names(staging, METHODS)
+    set_method_names(staging, read_saved_model(staging), METHODS)
     path = os.path.join(base, str(version))
     os.rename(staging, path)
     return path

@@ -4,11 +4,13 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import skewless
 from skewless import cli
 from skewless.codegen import VOCABULARY_INLINE_LIMIT
+from skewless.errors import ExportError
 
 SPECIAL = ["", "a\nb", "c\r", "x\\ny", "x\ny", "\\e", "tab\tinside", "é", " lead"]
 
@@ -114,3 +116,102 @@ def test_unknown_tokens_of_an_escaped_asset_vocabulary_get_the_in_memory_buckets
         assert list(expected[:3]) == [0, 1, 9]
         assert np.array_equal(_ids(module, tokens), expected)
         assert np.array_equal(_ids(loaded, tokens), expected)
+
+
+def _swap_first_two_lines(data: bytes) -> bytes:
+    first, second, rest = data.split(b"\n", 2)
+    return b"\n".join([second, first, rest])
+
+
+# Ways a vocabulary file can change between a module's import and an export: other ids
+# for some tokens (same size or not), or no file at all.
+ASSET_CHANGES = {
+    "two tokens swap ids": lambda path: path.write_bytes(_swap_first_two_lines(path.read_bytes())),
+    "a token appended": lambda path: path.write_bytes(path.read_bytes() + b"extra\n"),
+    "the last token cut": lambda path: path.write_bytes(path.read_bytes()[:-3]),
+    "emptied": lambda path: path.write_bytes(b""),
+    "one byte changed": lambda path: path.write_bytes(b"x" + path.read_bytes()[1:]),
+    "deleted": lambda path: path.unlink(),
+}
+
+
+@pytest.fixture(scope="module")
+def imported_asset_module(tmp_path_factory):
+    """A generated module whose vocabulary is an asset file, imported, and a model on it."""
+    import keras
+
+    tmp = tmp_path_factory.mktemp("asset_export")
+    tokens = [f"w{i:04d}" for i in range(VOCABULARY_INLINE_LIMIT + 20)]
+    data = tmp / "train.tfrecord"
+    _write_records(data, tokens)
+    spec = tmp / "w.feat"
+    spec.write_text("input tok: string\nfeature id = vocab(tok, oov_buckets=2)\n")
+    out = tmp / "w_features.py"
+    assert cli.main(["compile", str(spec), "--data", str(data), "-o", str(out)]) == 0
+    [asset] = (tmp / "w_features_assets").glob("id-*.vocab")
+    module = _import(out)
+    inputs = module.keras_inputs()
+    model = keras.Model(inputs, keras.ops.cast(inputs["id"], "float32"))
+    return module, model, asset, tokens
+
+
+@pytest.mark.parametrize("change", sorted(ASSET_CHANGES))
+def test_an_asset_changed_after_import_is_refused_at_export(imported_asset_module, tmp_path,
+                                                            change):
+    """The module's tables hold the vocabulary read at import; an export copies the file as
+    it is then. A changed file would serve other ids than training used, a deleted one a
+    SavedModel that cannot load: both are an ExportError naming the file, and no version."""
+    module, model, asset, _ = imported_asset_module
+    original = asset.read_bytes()
+    ASSET_CHANGES[change](asset)
+    try:
+        with pytest.raises(ExportError) as raised:
+            skewless.export_saved_model(model, module, tmp_path / "models")
+    finally:
+        asset.write_bytes(original)
+    assert str(asset) in str(raised.value)
+    assert ("gone" if change == "deleted" else "changed since its module was imported") \
+        in str(raised.value)
+    assert os.listdir(tmp_path / "models") == []
+
+
+def test_an_unchanged_asset_exports_and_serves_the_modules_ids(imported_asset_module, tmp_path):
+    module, model, asset, tokens = imported_asset_module
+    path = skewless.export_saved_model(model, module, tmp_path / "models")
+    [exported] = os.listdir(os.path.join(path, "assets"))
+    assert exported == asset.name
+    with open(os.path.join(path, "assets", exported), "rb") as handle:
+        assert handle.read() == asset.read_bytes()
+    queries = [tokens[0], tokens[-1], tokens[7], "unknown", ""]
+    served = tf.saved_model.load(path).signatures["serving_default"](
+        tok=tf.constant([q.encode("utf-8") for q in queries]))
+    np.testing.assert_array_equal(served["output"].numpy(), _ids(module, queries))
+    np.testing.assert_array_equal(served["output"].numpy()[:3], [0, len(tokens) - 1, 7])
+
+
+def test_a_model_asset_deleted_before_export_is_refused(tmp_path):
+    """Any asset the SavedModel names (here a model's own vocabulary file, not a module's)
+    must have been written: tf.saved_model.save leaves out a source that is gone."""
+    import keras
+
+    from skewless.ir import ColumnSpec
+    from skewless.runtime import Features
+    from skewless.types import Shape, Type
+
+    vocabulary = tmp_path / "words.txt"
+    vocabulary.write_text("a\nb\n")
+    table = tf.lookup.StaticVocabularyTable(tf.lookup.TextFileInitializer(
+        str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), num_oov_buckets=1)
+    features = Features(
+        columns=[ColumnSpec("word", "input", "string", Shape("scalar"))],
+        transform_features=lambda raw: {"word_id": table.lookup(raw["word"])},
+        transform_targets=lambda raw: {},
+        feature_types={"word_id": Type("int64", Shape("scalar"))}, target_types={},
+        fingerprint="words", tables=[table])
+    inputs = features.keras_inputs()
+    model = keras.Model(inputs, keras.ops.cast(inputs["word_id"], "float32"))
+    vocabulary.unlink()
+    with pytest.raises(ExportError, match="words.txt: asset file of the model was not written"):
+        skewless.export_saved_model(model, features, tmp_path / "models")
+    assert os.listdir(tmp_path / "models") == []

@@ -109,3 +109,25 @@ def assert_same_dict(a: dict, b: dict, where: str = "") -> None:
 # Health checks the skew properties switch off: their cases are slow and large by design.
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
          HealthCheck.large_base_example]
+
+
+def file_vocabulary_model(vocabulary):
+    """Hand-built features whose table (one OOV bucket) reads the vocabulary file
+    ``vocabulary``, and a Keras model returning the id as float32: (model, features)."""
+    import keras
+
+    from skewless.ir import ColumnSpec
+    from skewless.runtime import Features
+    from skewless.types import Shape, Type
+
+    table = tf.lookup.StaticVocabularyTable(tf.lookup.TextFileInitializer(
+        str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), num_oov_buckets=1)
+    features = Features(
+        columns=[ColumnSpec("word", "input", "string", Shape("scalar"))],
+        transform_features=lambda raw: {"word_id": table.lookup(raw["word"])},
+        transform_targets=lambda raw: {},
+        feature_types={"word_id": Type("int64", Shape("scalar"))}, target_types={},
+        fingerprint="words", tables=[table])
+    inputs = features.keras_inputs()
+    return keras.Model(inputs, keras.ops.cast(inputs["word_id"], "float32")), features

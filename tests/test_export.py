@@ -15,15 +15,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from skewless_test_helpers import assert_same_dict, example
+from skewless_test_helpers import assert_same_dict, example, file_vocabulary_model
 
 import skewless
 from skewless import versions
 from skewless.errors import ExportError
 from skewless.ir import ColumnSpec
-from skewless.runtime import Features
 from skewless.signatures import predict_input_specs, raw_columns
-from skewless.types import Shape, Type
+from skewless.types import Shape
 
 SPEC = """\
 spec tiny
@@ -167,17 +166,7 @@ def vocabulary_file_export(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("assets")
     vocabulary = tmp / "words.txt"
     vocabulary.write_text("a\nb\n")
-    table = tf.lookup.StaticVocabularyTable(tf.lookup.TextFileInitializer(
-        str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), num_oov_buckets=1)
-    features = Features(
-        columns=[ColumnSpec("word", "input", "string", Shape("scalar"))],
-        transform_features=lambda raw: {"word_id": table.lookup(raw["word"])},
-        transform_targets=lambda raw: {},
-        feature_types={"word_id": Type("int64", Shape("scalar"))}, target_types={},
-        fingerprint="words", tables=[table])
-    inputs = features.keras_inputs()
-    model = keras.Model(inputs, keras.ops.cast(inputs["word_id"], "float32"))
+    model, features = file_vocabulary_model(vocabulary)
     path = skewless.export_saved_model(model, features, tmp / "models")
     vocabulary.unlink()
     return path

@@ -30,6 +30,20 @@ def _import(path):
     return module
 
 
+def _compile_words(folder, tokens, feature: str, *extra_args: str):
+    """``w.feat`` (``input tok: string`` and ``feature``) compiled with data holding each of
+    ``tokens`` once into ``folder/w_features.py``: the compile arguments and the asset file."""
+    data = folder / "train.tfrecord"
+    _write_records(data, tokens)
+    spec = folder / "w.feat"
+    spec.write_text(f"input tok: string\n{feature}\n")
+    args = ["compile", str(spec), "--data", str(data), "-o", str(folder / "w_features.py"),
+            *extra_args]
+    assert cli.main(args) == 0
+    [asset] = (folder / "w_features_assets").glob("id-*.vocab")
+    return args, asset
+
+
 def _ids(features, tokens):
     raw = {"tok": tf.constant([t.encode("utf-8") for t in tokens])}
     return features.raw_serving_input_receiver_fn()(raw)["id"].numpy()
@@ -77,15 +91,9 @@ def test_module_stays_valid_when_moved_with_its_assets(tmp_path):
 
 def test_check_reports_a_changed_asset_as_stale(tmp_path, capsys):
     tokens = [f"w{i}" for i in range(VOCABULARY_INLINE_LIMIT + 1)]
-    data = tmp_path / "train.tfrecord"
-    _write_records(data, tokens)
-    spec = tmp_path / "w.feat"
-    spec.write_text("input tok: string\nfeature id = vocab(tok)\n")
+    args, asset = _compile_words(tmp_path, tokens, "feature id = vocab(tok)")
     out = tmp_path / "w_features.py"
-    args = ["compile", str(spec), "--data", str(data), "-o", str(out)]
-    assert cli.main(args) == 0
     assert cli.main(args + ["--check"]) == 0
-    [asset] = (tmp_path / "w_features_assets").glob("id-*.vocab")
     asset.write_bytes(asset.read_bytes() + b"extra\n")
     assert cli.main(args + ["--check"]) == 1
     err = capsys.readouterr().err
@@ -142,14 +150,8 @@ def imported_asset_module(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("asset_export")
     tokens = [f"w{i:04d}" for i in range(VOCABULARY_INLINE_LIMIT + 20)]
-    data = tmp / "train.tfrecord"
-    _write_records(data, tokens)
-    spec = tmp / "w.feat"
-    spec.write_text("input tok: string\nfeature id = vocab(tok, oov_buckets=2)\n")
-    out = tmp / "w_features.py"
-    assert cli.main(["compile", str(spec), "--data", str(data), "-o", str(out)]) == 0
-    [asset] = (tmp / "w_features_assets").glob("id-*.vocab")
-    module = _import(out)
+    _, asset = _compile_words(tmp, tokens, "feature id = vocab(tok, oov_buckets=2)")
+    module = _import(tmp / "w_features.py")
     inputs = module.keras_inputs()
     model = keras.Model(inputs, keras.ops.cast(inputs["id"], "float32"))
     return module, model, asset, tokens
@@ -192,25 +194,11 @@ def test_an_unchanged_asset_exports_and_serves_the_modules_ids(imported_asset_mo
 def test_a_model_asset_deleted_before_export_is_refused(tmp_path):
     """Any asset the SavedModel names (here a model's own vocabulary file, not a module's)
     must have been written: tf.saved_model.save leaves out a source that is gone."""
-    import keras
-
-    from skewless.ir import ColumnSpec
-    from skewless.runtime import Features
-    from skewless.types import Shape, Type
+    from skewless_test_helpers import file_vocabulary_model
 
     vocabulary = tmp_path / "words.txt"
     vocabulary.write_text("a\nb\n")
-    table = tf.lookup.StaticVocabularyTable(tf.lookup.TextFileInitializer(
-        str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), num_oov_buckets=1)
-    features = Features(
-        columns=[ColumnSpec("word", "input", "string", Shape("scalar"))],
-        transform_features=lambda raw: {"word_id": table.lookup(raw["word"])},
-        transform_targets=lambda raw: {},
-        feature_types={"word_id": Type("int64", Shape("scalar"))}, target_types={},
-        fingerprint="words", tables=[table])
-    inputs = features.keras_inputs()
-    model = keras.Model(inputs, keras.ops.cast(inputs["word_id"], "float32"))
+    model, features = file_vocabulary_model(vocabulary)
     vocabulary.unlink()
     with pytest.raises(ExportError, match="words.txt: asset file of the model was not written"):
         skewless.export_saved_model(model, features, tmp_path / "models")

@@ -87,16 +87,16 @@ def clip(x, lo, hi):
 @op("minimum", Param("a"), Param("b"), infer=binary_numeric)
 @elementwise
 def minimum(a, b):
-    """The smaller of a and b, elementwise; NaN if either is NaN; a tie of 0.0 and -0.0
-    gives a."""
+    """The smaller of a and b, elementwise; NaN if either is NaN (b's NaN, bits and all,
+    if both are); a tie of 0.0 and -0.0 gives a."""
     return _limited(a, hi=b)
 
 
 @op("maximum", Param("a"), Param("b"), infer=binary_numeric)
 @elementwise
 def maximum(a, b):
-    """The larger of a and b, elementwise; NaN if either is NaN; a tie of 0.0 and -0.0
-    gives a."""
+    """The larger of a and b, elementwise; NaN if either is NaN (b's NaN, bits and all,
+    if both are); a tie of 0.0 and -0.0 gives a."""
     return _limited(a, lo=b)
 
 

@@ -181,6 +181,27 @@ def test_signed_zero_ties_give_the_first_argument_at_any_batch_size(size):
     same(ops.clip(zeros, tf.constant(-1.0), negative_zeros), [0.0] * size)
 
 
+def _nans(*bits):
+    return np.array(bits, np.uint32).view(np.float32)
+
+
+@pytest.mark.parametrize("size", [1, 3, 8, 17, 33])
+def test_two_nans_give_the_second_arguments_bits_at_any_batch_size(size):
+    """When both are NaN, minimum and maximum give b's NaN (sign and payload); in clip a
+    NaN bound wins over x and a NaN hi over a NaN lo (docs/language.md, Math)."""
+    a_bits, b_bits, c_bits = 0x7FC00001, 0xFFC0BEEF, 0x7FA00002  # quiet, negative, signalling
+    a, b, c = (tf.constant(np.repeat(_nans(bits), size)) for bits in (a_bits, b_bits, c_bits))
+    for fn in (ops.minimum, ops.maximum):
+        np.testing.assert_array_equal(fn(a, b).numpy().view(np.uint32), [b_bits] * size)
+        np.testing.assert_array_equal(fn(b, a).numpy().view(np.uint32), [a_bits] * size)
+    np.testing.assert_array_equal(ops.clip(a, b, c).numpy().view(np.uint32),
+                                  [c_bits] * size)
+    one = tf.constant(np.ones(size, np.float32))
+    np.testing.assert_array_equal(ops.clip(a, b, one).numpy().view(np.uint32), [b_bits] * size)
+    np.testing.assert_array_equal(ops.clip(a, -one, c).numpy().view(np.uint32),
+                                  [c_bits] * size)
+
+
 ZEROS = st.sampled_from([0.0, -0.0])
 
 

@@ -155,6 +155,32 @@ class SharedTransform:
                                         expand_composites=True)
 
 
+def one_batch_size(raw: dict) -> dict:
+    """``raw`` (tensors, ``tf.RaggedTensor``s and ``tf.SparseTensor``s by column), once every
+    column is known to have as many rows as the first: InvalidArgumentError naming a column
+    that has not."""
+    rows = {name: _rows(value) for name, value in raw.items()}
+    first = next(iter(rows), None)
+    checks = [tf.debugging.assert_equal(
+        rows[first], count, message=f"the raw serving columns {first} and {name} have "
+                                    f"different batch sizes (first dimensions, shown in "
+                                    f"this order); every column needs one row per example")
+        for name, count in rows.items() if name != first]
+    if not checks:
+        return raw
+    with tf.control_dependencies(checks):
+        return tf.nest.map_structure(tf.identity, raw, expand_composites=True)
+
+
+def _rows(value):
+    """The number of rows (the batch size) of a tensor, ragged tensor or sparse tensor."""
+    if isinstance(value, tf.RaggedTensor):
+        return value.nrows(out_type=tf.int64)
+    if isinstance(value, tf.SparseTensor):
+        return value.dense_shape[0]
+    return tf.shape(value, out_type=tf.int64)[0]
+
+
 def _distinct_outputs(transform: Callable) -> Callable:
     """``transform`` with every tensor it returns more than once (two features of the same
     column; two sparse features sharing their indices) returned through an ``Identity``
@@ -343,11 +369,13 @@ class Features:
         path. Each serving column is passed as a batch, in the form parse_example gives:
         scalars ``[batch]``, fixed shapes ``[batch, *dims]``, variable-length columns as a
         ``tf.RaggedTensor`` ``[batch, None]``, sparse columns as a ``tf.SparseTensor``
-        ``[batch, size]``, bool columns as int64 0/1."""
+        ``[batch, size]``, bool columns as int64 0/1. Every column must have the same batch
+        size: else InvalidArgumentError naming two columns (a column of one row would
+        broadcast against the others' rows)."""
 
         @tf.function(input_signature=[self.raw_input_signature()], autograph=False)
         def receive_raw(raw):
-            return self.transform_features(raw)
+            return self.transform_features(one_batch_size(raw))
 
         return receive_raw
 

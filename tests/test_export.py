@@ -315,10 +315,16 @@ def loaded(exported):
      r"example 0: sparse column sv \(inputs sv_indices, sv_values\): index 8 is outside \[0, 8\)"),
     ({"sv_indices": [[5, -1, 0], [0, 0, 0], [7, 0, 0]]}, r"example 0: .*index -1 is outside"),
     ({"sv_indices": [[5, 5, 0], [0, 0, 0], [7, 0, 0]]}, "example 0: .*index 5 is given twice"),
+    ({"count": [3]}, "columns word and count have different batch sizes"),
+    ({"pos": [[0.5, -1.0]] * 4}, "columns word and pos have different batch sizes"),
+    ({"tags": [[b"x"]], "tags_lengths": [1]}, "columns word and tags have different batch sizes"),
+    ({"sv_indices": [[1]], "sv_values": [[2.0]], "sv_lengths": [1]},
+     "columns word and sv have different batch sizes"),
 ])
 def test_bad_predict_inputs_are_invalid_argument_errors(loaded, change, message):
     raw = loaded.signatures["raw"]
-    inputs = {**RAW_INPUTS, **{key: np.array(value, np.int64) for key, value in change.items()}}
+    inputs = {**RAW_INPUTS, **{key: np.array(value, RAW_INPUTS[key].dtype)
+                               for key, value in change.items()}}
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         raw(**{key: tf.constant(value) for key, value in inputs.items()})
 

@@ -352,6 +352,31 @@ def test_raw_serving_receiver_on_raw_tensors(features):
     assert signature["flag"] == tf.TensorSpec([None], tf.int64)
 
 
+def _raw_batch(rows: int) -> dict:
+    """A raw serving batch of ``rows`` examples of SPEC's serving columns."""
+    return {
+        "x": tf.fill([rows], 1.0), "n": tf.fill([rows], tf.constant(1, tf.int64)),
+        "flag": tf.zeros([rows], tf.int64), "vec": tf.ones([rows, 3]),
+        "words": tf.RaggedTensor.from_row_lengths(tf.fill([rows], "w"),
+                                                  tf.ones([rows], tf.int64)),
+        "sp": tf.SparseTensor(tf.zeros([0, 2], tf.int64), tf.zeros([0]), [rows, 5]),
+    }
+
+
+@pytest.mark.parametrize("column", ["x", "n", "flag", "vec", "words", "sp"])
+@pytest.mark.parametrize("rows, other", [(3, 1), (1, 3), (2, 0), (0, 2)])
+def test_raw_columns_of_different_batch_sizes_are_refused(features, column, rows, other):
+    """A column of one row would broadcast against the others' rows (x * vec, x + n): the
+    raw receiver refuses every column whose batch size is not the others', of every kind
+    (dense, fixed, ragged, sparse)."""
+    raw = {**_raw_batch(rows), column: _raw_batch(other)[column]}
+    other_column = column if column != "x" else r"\w+"  # x is the first: all the others fail
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"columns x and {other_column} have different batch sizes"):
+        features.raw_serving_input_receiver_fn()(raw)
+    assert features.raw_serving_input_receiver_fn()(_raw_batch(rows))["x2"].shape == [rows]
+
+
 def test_both_receivers_and_training_agree(features, tmp_path):
     records = [example(x=float(i), y=0.0, n=i, flag=i % 2, words=["w"] * (i % 4),
                        vec=[i, i + 1.0, -i], sp_idx=[i % 5], sp_val=[float(i)])

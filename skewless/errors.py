@@ -27,14 +27,36 @@ class Diagnostic:
         head = f"{self.path}:{self.pos.line}:{self.pos.column}: error: {self.message}"
         if not 1 <= self.pos.line <= len(lines):
             return head
-        text = lines[self.pos.line - 1].expandtabs(1)
+        text = [shown(char) for char in lines[self.pos.line - 1].expandtabs(1)]
         start = self.pos.column - 1
         end = start + 1
         if self.pos.end_line == self.pos.line and self.pos.end_column > self.pos.column:
             end = self.pos.end_column - 1
-        width = max(1, display_width(text[start:end]))
-        caret = " " * display_width(text[:start]) + "^" + "~" * (width - 1)
-        return f"{head}\n    {text}\n    {caret}"
+        width = max(1, display_width("".join(text[start:end])))
+        caret = " " * display_width("".join(text[:start])) + "^" + "~" * (width - 1)
+        return f"{head}\n    {''.join(text)}\n    {caret}"
+
+
+# Characters that change how a terminal shows what follows them: the right-to-left and
+# isolate controls of Unicode's bidirectional algorithm (UAX #9), which can make a line read
+# otherwise than it parses.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
+
+
+def shown(char: str) -> str:
+    """How a character of a spec's source line is printed under a diagnostic, so that what
+    a terminal shows is what the line holds: C0 controls and DEL as their Control Pictures
+    (U+2400 ␀ … U+241F, U+2421 ␡, as rustc prints them), the C1 controls and the
+    bidirectional controls as ``\\u{XXXX}``; any other character as it is."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if 0x80 <= code < 0xA0 or char in BIDI_CONTROLS:
+        return f"\\u{{{code:04x}}}"
+    return char
 
 
 def display_width(text: str) -> int:

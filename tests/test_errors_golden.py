@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pathlib
 import re
+import unicodedata
 
 import pytest
+from hypothesis import given, strategies as st
 
+from skewless.ast import Pos
 from skewless.cli import main
 from skewless.ops.registry import all_ops
 
@@ -117,3 +120,50 @@ def test_the_caret_counts_terminal_cells(text, cells):
     are: the cells a terminal gives each character (wcwidth's count), counted by hand here."""
     from skewless.errors import display_width
     assert display_width(text) == cells
+
+
+# Characters a terminal acts on instead of drawing: C0 controls (but the newline, which ends
+# a line, and the tab, which is expanded), DEL, C1 controls and the bidirectional controls.
+HIDDEN = ([chr(c) for c in range(0x20) if chr(c) not in "\n\t"] + ["\x7f"]
+          + [chr(c) for c in range(0x80, 0xA0)]
+          + list("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def _shown_by_hand(char: str) -> str:
+    if char < " ":
+        return chr(0x2400 + ord(char))
+    if char == "\x7f":
+        return "\u2421"
+    if char in HIDDEN:
+        return "\\u{%04x}" % ord(char)
+    return char
+
+
+@given(st.lists(st.sampled_from(HIDDEN) | st.characters(min_codepoint=0x20, max_codepoint=0x7e),
+                min_size=1, max_size=30), st.data())
+def test_a_source_line_is_shown_without_the_characters_a_terminal_acts_on(chars, data):
+    """Whatever the line holds, the rendered message has no control or bidirectional
+    character but its line breaks, and the caret stands under the character it points at."""
+    from skewless.errors import Diagnostic
+
+    column = data.draw(st.integers(1, len(chars)))
+    rendered = Diagnostic("s.feat", Pos(1, column), "x").render("".join(chars) + "\n")
+    head, line, caret = rendered.split("\n")
+    assert not [c for c in rendered
+                if c != "\n" and (c in HIDDEN or unicodedata.category(c) == "Cc")]
+    shown = [_shown_by_hand(c) for c in chars]
+    assert line == "    " + "".join(shown)
+    under = shown[column - 1]  # underlined whole when shown as several characters
+    assert caret == "    " + " " * len("".join(shown[:column - 1])) + "^" + "~" * (len(under) - 1)
+
+
+def test_an_escape_sequence_in_a_spec_reaches_the_terminal_as_a_picture(tmp_path, capsys):
+    spec = tmp_path / "esc.feat"
+    spec.write_bytes(b"input a: float32\nfeature t = a \x1b[2J+ 2\n")
+    assert main(["compile", str(spec), "-o", str(tmp_path / "esc.py")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert err.endswith(f"{spec}:2:15: error: unexpected character '\\x1b'\n"
+                        "    feature t = a \u241b[2J+ 2\n"
+                        "                  ^\n"
+                        "1 error\n")

@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
-from skewless_test_helpers import FLIGHTS
+from hypothesis import given, settings, strategies as st
+from skewless_test_helpers import FLIGHTS, QUIET
+
+from skewless.ops.registry import all_ops
+from skewless.testing import spec_sources
 
 SPEC = """\
 spec plain
@@ -115,3 +119,31 @@ def test_explain_and_graph_without_data_do_not_import_tensorflow(tmp_path):
     assert result.stdout.endswith("no tensorflow\n")
     assert "OUTPUT" in result.stdout and '"outputs": [' in result.stdout
     assert (tmp_path / "plain.svg").read_bytes().lstrip().startswith(b"<?xml")
+
+
+NO_ANALYZER = sorted(name for name, op in all_ops().items() if op.analyzer is None)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=QUIET)
+@given(st.data())
+def test_no_functions_type_rule_or_code_imports_tensorflow(tmp_path_factory, data):
+    """Every registered function, with drawn arguments: a spec calling each is checked, and
+    one calling each function without an analyzer compiled (and --check'ed), in an
+    interpreter where importing TensorFlow fails (a function's type rule that needed it,
+    as the regular expression checks once did, would make compile take seconds)."""
+    folder = tmp_path_factory.mktemp("every_function")
+    (folder / "all.feat").write_text(data.draw(spec_sources(every_op=True), label="all"),
+                                     encoding="utf-8")
+    (folder / "plain.feat").write_text(
+        data.draw(spec_sources(every_op=True, ops=NO_ANALYZER), label="plain"), encoding="utf-8")
+    result = run_without_tensorflow("""
+        import skewless
+        from skewless.cli import main
+        skewless.check_file("all.feat")
+        assert main(["compile", "plain.feat", "-o", "plain_features.py"]) == 0
+        assert main(["compile", "plain.feat", "-o", "plain_features.py", "--check"]) == 0
+        assert "tensorflow" not in sys.modules
+        print("no tensorflow")
+        """, folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("no tensorflow\n")

@@ -106,24 +106,42 @@ def substr(x, start, len):  # noqa: A002 (the language's parameter name)
 
 
 @functools.lru_cache(maxsize=None)
-def _pattern_error(pattern: str):
-    """Why RE2 rejects ``pattern``, or None."""
-    with tf.init_scope():
+def _compiled(pattern: str):
+    """``pattern`` compiled by RE2 (the ``google-re2`` binding: the regular expression
+    library TensorFlow's string ops use, with the options they use, without importing
+    TensorFlow), or RE2's reason for refusing it: ``missing ): (abc``."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the reason is returned, not logged to stderr
+    try:
+        compiled = re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    # RE2 releases since 2023 also read (?<name>...) as a named group; the RE2 of
+    # TensorFlow 2.16-2.21 knows only (?P<name>...) and refuses the other spelling. A NUL
+    # after each "(?<" spoils only a group name (elsewhere, escaped, quoted or in a class,
+    # it is one more literal character), so RE2 itself tells whether the pattern has one.
+    if compiled.groupindex and "(?<" in pattern:
         try:
-            tf.strings.regex_full_match(tf.constant(""), pattern)
-        except tf.errors.InvalidArgumentError as exc:
-            message = exc.message
-            return message.split("error: ", 1)[-1].split(" [Op:", 1)[0].strip()
-    return None
+            re2.compile(pattern.replace("(?<", "(?<\0"), options)
+        except re2.error:
+            return "invalid perl operator: (?<; write a named group as (?P<name>...)"
+    return compiled
 
 
-@functools.lru_cache(maxsize=None)
+def _pattern_error(pattern: str):
+    """Why TensorFlow's RE2 refuses ``pattern``, or None."""
+    compiled = _compiled(pattern)
+    return compiled if isinstance(compiled, str) else None
+
+
 def _has_group(pattern: str, group: str) -> bool:
-    """Whether a rewrite may use ``\\group`` with ``pattern``: replacing the empty match of
-    ``(?:pattern)|`` in "" by ``\\group#`` gives "#" exactly when RE2 accepts it."""
-    with tf.init_scope():
-        out = tf.strings.regex_replace(tf.constant(""), f"(?:{pattern})|", f"\\{group}#")
-        return out.numpy() == b"#"
+    """Whether a rewrite may use ``\\group`` with ``pattern`` (an accepted pattern): RE2
+    accepts a rewrite whose groups are at most the pattern's number of capturing groups
+    (``RE2::CheckRewriteString``); ``\\0`` is the whole match."""
+    return int(group) <= _compiled(pattern).groups
 
 
 def _need_pattern(args) -> str:

@@ -180,6 +180,60 @@ def test_regex_types_and_validation():
         "regex_match expects a string, got int64")
 
 
+def _tensorflow_refuses(pattern: str) -> bool:
+    try:
+        tf.strings.regex_full_match(tf.constant(""), pattern)
+    except tf.errors.InvalidArgumentError:
+        return True
+    return False
+
+
+def _tensorflow_has_group(pattern: str, group: int) -> bool:
+    """Whether TensorFlow's regex_replace takes the rewrite \\group with ``pattern``: it
+    leaves a string unchanged, without an error, for a rewrite RE2 refuses, so the empty
+    match of ``(?:pattern)|`` in "" becomes "#" only when \\group# is taken. (A pattern
+    that ends inside \\Q… quoting needs \\E before the closing parenthesis.)"""
+    for wrapped in (f"(?:{pattern})|", f"(?:{pattern}\\E)|"):
+        try:
+            out = tf.strings.regex_replace(tf.constant(""), wrapped, f"\\{group}#")
+        except tf.errors.InvalidArgumentError:
+            continue
+        return out.numpy() == b"#"
+    raise AssertionError(f"no wrapping of {pattern!r} is valid")
+
+
+REGEX_PIECES = st.sampled_from(list("()[]{}?*+|\\^$.:<>=!-,Pa1z") + [
+    "(?P<n>", "(?<n>", "(?<=", "(?i)", "(?s", "\\p{Greek}", "\\pL", "\\Q", "\\E", "[:alpha:]",
+    "{2,1}", "{1001}", "é", "\\C", "\\z", "\\b", "\\8", "\\x{41}", "(?:", "(?-m)"])
+SPECIAL_PATTERNS = ["(abc", "a**", "[z-a]", "\\", "(?P<n>a)(?P<n>b)", "a{1001}", "(?<=a)b",
+                    "(?<n>a)", "(?P<n>a)", "\\p{Vith}", "[[:foo:]]", "é(", "\\Q(\\E", "(?P=n)",
+                    "(a)(b)(?:c)", "\\((a)", "[(](a)", "(?P<n>a)(?<n>b)", "(?P<n>a)[(?<m>]",
+                    "(?P<n>a)\\Q(?<m>\\E", "(?P<n>a)\\(?<m>", "(?P<n>(?<m>a))"]
+
+
+def _assert_checked_as_tensorflow_does(pattern: str) -> None:
+    """Patterns are checked without TensorFlow (by the RE2 binding): a spec compiles only
+    with a pattern TensorFlow's regex ops run, and a rewrite's group only where TensorFlow's
+    regex_replace has it."""
+    from skewless.ops.strings import _has_group, _pattern_error
+
+    assert (_pattern_error(pattern) is not None) == _tensorflow_refuses(pattern), pattern
+    if _pattern_error(pattern) is None:
+        assert [_has_group(pattern, str(g)) for g in range(10)] == [
+            _tensorflow_has_group(pattern, g) for g in range(10)]
+
+
+@pytest.mark.parametrize("pattern", SPECIAL_PATTERNS)
+def test_patterns_are_refused_exactly_when_tensorflow_refuses_them(pattern):
+    _assert_checked_as_tensorflow_does(pattern)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(REGEX_PIECES, max_size=8).map("".join))
+def test_drawn_patterns_are_refused_exactly_when_tensorflow_refuses_them(pattern):
+    _assert_checked_as_tensorflow_does(pattern)
+
+
 # ---- concat -------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ time (user + system, all threads, from ``resource.getrusage``); CPU time hardly 
 other processes compete for the cores, wall time does."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -84,23 +85,28 @@ def alternate(contenders: dict, rounds: int, warmup: int = 1) -> dict:
     return samples
 
 
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
+
+
 def run_process(argv: list, cwd: Optional[str] = None, env: Optional[dict] = None) -> Sample:
-    """A fresh process, waited for with ``os.wait4``: its own wall time, CPU time and peak
-    resident memory (not those of earlier children). Raises RuntimeError with its output
-    when it fails."""
-    with tempfile.TemporaryFile() as output:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+    """A fresh process, started through ``launch.py`` (so that its peak resident memory is
+    its own, not this process's at the fork) and waited for with ``os.wait4``: its wall
+    time, CPU time and peak resident memory. Raises RuntimeError with its output when it
+    fails."""
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile() as output:
+        result_path = os.path.join(folder, "result.json")
+        subprocess.run([sys.executable, LAUNCHER, result_path, *argv], cwd=cwd, env=env,
+                       stdout=output, stderr=subprocess.STDOUT, check=False)
+        try:
+            with open(result_path, encoding="utf-8") as handle:
+                result = json.load(handle)
+        except (OSError, ValueError):
+            result = {"exit_code": "none (the launcher failed)"}
+        if result["exit_code"] != 0:
             output.seek(0)
             text = output.read().decode(errors="replace")
-            raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode}:\n{text}")
-    # ru_maxrss is in kilobytes on Linux
-    return Sample(wall, usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
+            raise RuntimeError(f"{' '.join(argv)} exited with {result['exit_code']}:\n{text}")
+    return Sample(result["wall"], result["cpu"], peak_rss_mb=result["peak_rss_kb"] / 1024)
 
 
 # ---- comparison records ---------------------------------------------------------------------

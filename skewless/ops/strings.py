@@ -39,16 +39,36 @@ def _string_to(dtype: str):
 @elementwise
 def lower(x):
     """Lowercase, Unicode-aware ("ÉCOLE" → "école"). Bytes that are not valid UTF-8 are
-    replaced by U+FFFD (�); they never cause an error."""
-    return tf.strings.lower(x, encoding="utf-8")
+    replaced by U+FFFD (�); they never cause an error. NUL bytes are kept."""
+    return case_converted(tf.strings.lower, x)
 
 
 @op("upper", X, infer=_string_same)
 @elementwise
 def upper(x):
     """Uppercase, Unicode-aware, with full case mapping ("straße" → "STRASSE"). Bytes that
-    are not valid UTF-8 are replaced by U+FFFD (�)."""
-    return tf.strings.upper(x, encoding="utf-8")
+    are not valid UTF-8 are replaced by U+FFFD (�). NUL bytes are kept."""
+    return case_converted(tf.strings.upper, x)
+
+
+def case_converted(convert, x):
+    """``convert(x, encoding="utf-8")`` (``tf.strings.lower`` or ``upper``) over every byte
+    of each string. TensorFlow's kernel converts a string only up to its first NUL byte
+    (ICU reads it as a C string) and drops the rest; so a batch that holds a NUL converts
+    each run between NULs and puts the NULs back, which for a string without one is the
+    plain conversion. Any shape; a string tensor of the same shape."""
+    has_nul = tf.reduce_any(tf.strings.regex_full_match(x, r"\C*\x00\C*"))
+    return tf.cond(has_nul, lambda: _converted_by_runs(convert, x),
+                   lambda: convert(x, encoding="utf-8"))
+
+
+def _converted_by_runs(convert, x):
+    runs = tf.strings.split(tf.reshape(x, [-1]), "\0")  # [strings, runs]
+    # each run ends with its NUL (given as tensor data: a NUL ends an op's string attribute)
+    ended = tf.strings.join([convert(runs.flat_values, encoding="utf-8"), tf.constant("\0")])
+    joined = tf.strings.reduce_join(runs.with_flat_values(ended), axis=1)
+    size = tf.strings.length(joined) - 1  # the last run's NUL was not in the string
+    return tf.reshape(tf.strings.substr(joined, tf.zeros_like(size), size), tf.shape(x))
 
 
 @op("strip", X, infer=_string_same)

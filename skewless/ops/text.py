@@ -6,7 +6,7 @@ from ..lazy import tf
 from .. import types as t
 from .common import need_int_const, need_shape, need_string_const
 from .registry import ArgError, Param, op
-from .strings import need_string
+from .strings import case_converted, need_string
 
 X = Param("x")
 
@@ -65,7 +65,7 @@ def tokenize(x):
     lowercased too. For a fixed-shape or variable-length input, the tokens of all its values
     in order, concatenated per example."""
     values = x.flat_values if isinstance(x, tf.RaggedTensor) else x
-    clean = tf.strings.regex_replace(tf.strings.lower(values, encoding="utf-8"),
+    clean = tf.strings.regex_replace(case_converted(tf.strings.lower, values),
                                      KERAS_PUNCTUATION, "")
     if isinstance(x, tf.RaggedTensor):
         clean = x.with_flat_values(clean)

@@ -47,6 +47,29 @@ def test_lower_upper_follow_python_on_valid_text():
     assert texts(ops.upper(x)) == [w.upper() for w in WORDS]
 
 
+def test_nul_bytes_are_kept_by_hand():
+    words = ["a\x00B", "\x00", "A\x00\x00b\x00", "\x00ÉCOLE\x00straße", "MiXeD\x00", ""]
+    x = tf.constant(words)
+    assert texts(ops.lower(x)) == [w.lower() for w in words]
+    assert texts(ops.upper(x)) == [w.upper() for w in words]
+    fixed = tf.constant([["a\x00b", "c"], ["\x00D", ""]])
+    assert ops.upper(fixed).numpy().tolist() == [[b"A\x00B", b"C"], [b"\x00D", b""]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=12) | st.text(alphabet="aBÉß\x00 ", max_size=8).map(str.encode),
+                min_size=1, max_size=8))
+def test_case_mapping_converts_every_run_between_nul_bytes(values):
+    """However many NUL bytes a string holds, and wherever, the result is the conversion of
+    each run between them (TensorFlow's own conversion of a string without NUL), joined by
+    the same NULs: nothing after a NUL is lost."""
+    x = tf.constant(values)
+    for fn, tf_fn in ((ops.lower, tf.strings.lower), (ops.upper, tf.strings.upper)):
+        expected = [b"\x00".join(tf_fn(tf.constant(value.split(b"\x00")), encoding="utf-8")
+                                   .numpy().tolist()) for value in values]
+        assert fn(x).numpy().tolist() == expected
+
+
 def test_case_mapping_replaces_invalid_utf8_instead_of_failing():
     x = tf.constant([b"AB\xff\xfeC", b"\xc3", b"a\x82B"])
     assert ops.lower(x).numpy().tolist() == [

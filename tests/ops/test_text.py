@@ -127,6 +127,11 @@ def test_tokenize_agrees_with_keras_text_vectorization():
     assert decoded(ops.tokenize(tf.constant(["ÉCOLE"]))) == [["école"]]
 
 
+def test_tokenize_keeps_what_follows_a_nul_byte():
+    assert ops.tokenize(tf.constant([b"Hello\x00World foo", b"\x00A"])).to_list() == [
+        [b"hello\x00world", b"foo"], [b"\x00a"]]
+
+
 def test_tokenize_variable_input_and_invalid_bytes():
     ragged = tf.ragged.constant([["A b.", "C"], []])
     assert decoded(ops.tokenize(ragged)) == [["a", "b", "c"], []]

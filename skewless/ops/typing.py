@@ -25,9 +25,10 @@ def _cast_type(args) -> t.Type:
 def cast(x, dtype):
     """Convert to ``dtype``: float to int truncates toward zero, NaN gives 0 and a float
     beyond the int64 range its nearest limit; a number to bool is ``x != 0`` (NaN is true);
-    bool to a number is 0/1, to string "true"/"false"; a number to string is its shortest
-    decimal text that reads back as the same number (1.5 → "1.5", 16777216.0 → "16777216",
-    1e8 → "1e+08", NaN → "nan")."""
+    bool to a number is 0/1, to string "true"/"false"; a number to string is the decimal
+    text with the fewest digits that reads back as the same number, positional from 1e-4
+    up to 1e16 (1.5 → "1.5", 16777216.0 → "16777216", 1e8 → "100000000", 1e-5 → "1e-05",
+    NaN → "nan")."""
     target = t.TF_DTYPES[dtype]
     if x.dtype == target:
         return x
@@ -55,15 +56,31 @@ def _truncate(x):
 
 
 def _shortest_text(x):
-    """The "%g" text with the fewest significant digits (1 to 9) that reads back as x:
-    as_string's own ``shortest`` keeps 6 digits (16777216.0 → "1.67772e+07"). Every NaN is
-    "nan": printf writes "-nan" for a NaN with the sign bit, which 0/0 sets on x86 only."""
+    """The decimal text of x with the fewest significant digits (1 to 9) that reads back as
+    x, positional from 1e-4 up to 1e16 and in ``%g``'s scientific form outside, as Python's
+    ``repr`` of a float chooses (``"100"``, ``"1.5"``, ``"0.0001"``, ``"1e-05"``,
+    ``"1e+16"``), without its ``.0``. as_string's own ``shortest`` keeps 6 digits
+    (16777216.0 → "1.67772e+07"). Every NaN is "nan": printf writes "-nan" for a NaN with
+    the sign bit, which 0/0 sets on x86 only."""
     text = tf.where(tf.math.is_nan(x), "nan", tf.strings.as_string(x, precision=9, shortest=True))
     for digits in range(8, 0, -1):
         candidate = tf.strings.as_string(x, precision=digits, shortest=True)
         exact = tf.equal(tf.strings.to_number(candidate, tf.float32), x)
         text = tf.where(exact, candidate, text)
-    return text
+    return _positional_below_1e16(text)
+
+
+def _positional_below_1e16(text):
+    """``%g`` text with its exponent written out where it is below 16: ``%g`` writes one
+    whenever it is at least the digits kept ("1e+02" for 100 with one digit, "1.2e+10")."""
+    exponent_text = tf.strings.regex_replace(text, r"^.*e\+", "")
+    written = tf.strings.regex_full_match(text, r"-?[0-9.]+e\+[0-9]+")
+    exponent = tf.strings.to_number(tf.where(written, exponent_text, "99"), tf.int32)
+    digits = tf.strings.regex_replace(tf.strings.regex_replace(text, r"e\+.*", ""), r"\.", "")
+    zeros = exponent + 1 - tf.strings.length(tf.strings.regex_replace(digits, "-", ""))
+    padded = tf.strings.join([digits, tf.strings.substr(
+        tf.fill(tf.shape(text), "0" * 16), tf.zeros_like(zeros), tf.maximum(zeros, 0))])
+    return tf.where(exponent < 16, padded, text)
 
 
 def _fill_nan_type(args) -> t.Type:

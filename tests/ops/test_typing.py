@@ -2,6 +2,8 @@
 (``int()`` truncation, ``str()``, ``"%.*g"`` formatting with numpy's shortest digits) or are
 written by hand, for every runtime form, eagerly and in graph mode, and the type rules with
 their messages."""
+import decimal
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -88,9 +90,11 @@ def test_bool_and_number_conversions_by_hand():
 # ---- cast: floats to text --------------------------------------------------------------------
 
 SHORTEST = {1.5: "1.5", 0.1: "0.1", 0.1234567: "0.1234567", 16777216.0: "16777216",
-            1e8: "1e+08", 123456.0: "123456", 1e-5: "1e-05", 1 / 3: "0.33333334", 2.0: "2",
+            1e8: "100000000", 123456.0: "123456", 1e-5: "1e-05", 1 / 3: "0.33333334", 2.0: "2",
             -0.0: "-0", 3.4028235e38: "3.4028235e+38", -2.5e-7: "-2.5e-07", INF: "inf",
-            -INF: "-inf", 1.17549435e-38: "1.1754944e-38"}
+            -INF: "-inf", 1.17549435e-38: "1.1754944e-38", 10.0: "10", 100.0: "100",
+            120.0: "120", -3.4e7: "-34000000", 1.2e10: "12000000000", 0.0001: "0.0001",
+            1e15: "1000000000000000", 1e16: "1e+16", -1e16: "-1e+16"}
 
 
 def test_float_to_string_is_the_shortest_text_that_reads_back():
@@ -102,10 +106,14 @@ def test_float_to_string_is_the_shortest_text_that_reads_back():
 
 
 def shortest_g(x: np.float32) -> str:
-    """``%g`` with as many significant digits as numpy's shortest round-trip repr."""
+    """``%g`` with as many significant digits as numpy's shortest round-trip repr, written
+    out (by Python's Decimal) where Python's repr is positional: from 1e-4 up to 1e16."""
     digits = np.format_float_scientific(x, unique=True).split("e")[0]
     significant = digits.lstrip("-").replace(".", "").lstrip("0").rstrip("0")
-    return "%.*g" % (max(len(significant), 1), float(x))
+    text = "%.*g" % (max(len(significant), 1), float(x))
+    if "e+" in text and abs(float(text)) < 1e16:
+        return format(decimal.Decimal(text), "f")
+    return text
 
 
 @given(st.lists(FLOATS, min_size=1, max_size=8))
@@ -115,6 +123,22 @@ def test_float_to_string_matches_shortest_repr(values):
     assert result == [shortest_g(v) for v in x]
     back = np.float32([float(text) for text in result])
     same(back.view(np.uint32)[~np.isnan(x)], x.view(np.uint32)[~np.isnan(x)])
+
+
+ROUND_NUMBERS = st.builds(lambda digits, power, sign: sign * digits * 10.0**power,
+                          st.integers(1, 999), st.integers(-8, 20), st.sampled_from([1, -1]))
+
+
+@given(st.lists(ROUND_NUMBERS, min_size=1, max_size=8))
+def test_round_numbers_are_written_out_below_1e16(values):
+    """Numbers with few significant digits and a large exponent (100, 1.2e10, 5e15), where
+    %g with few digits writes an exponent: positional below 1e16, as Python's repr."""
+    x = np.float32(values)
+    result = texts(cast(tf.constant(x), "string"))
+    assert result == [shortest_g(v) for v in x]
+    exponents = [int(np.format_float_scientific(v, unique=True).split("e")[1]) for v in x]
+    assert [("e" in text) for text in result] == [not -4 <= e < 16 for e in exponents]
+    same(np.float32([float(text) for text in result]), x)
 
 
 def test_cast_forms():

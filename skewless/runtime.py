@@ -8,6 +8,8 @@ import math
 import os
 from typing import Callable, Optional, Sequence, Union
 
+import numpy as np
+
 from .lazy import tf
 
 from . import distribute
@@ -45,6 +47,11 @@ def parse_spec(columns: Sequence[ColumnSpec]) -> dict:
                 default = list(default)
             elif default is not None and column.shape.kind == "fixed":
                 default = [default] * math.prod(column.shape.dims)  # a scalar fills every element
+            if default is not None and dtype == tf.float32:
+                # an array, not Python floats: TensorFlow's eager cache of Python scalars
+                # keys -0.0 and 0.0 alike, so an eager parse_example could fill either zero
+                # with the other one
+                default = np.asarray(default, np.float32)
             spec[column.name] = tf.io.FixedLenFeature(list(column.shape.dims), dtype, default)
     return spec
 

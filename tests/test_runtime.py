@@ -288,6 +288,24 @@ def test_parse_specs_exclude_labels_and_weight_from_serving(features):
     assert set(features.raw_input_signature()) == set(serving)
 
 
+@pytest.mark.parametrize("first", [0.0, -0.0])
+def test_signed_zero_defaults_survive_an_eager_parse_example(tmp_path, first):
+    """A user parsing eagerly with the parse specs (as a Predict client may) gets each
+    default's own zero, whichever zero TensorFlow's eager cache of Python scalars met first
+    (it keys -0.0 and 0.0 alike)."""
+    spec = tmp_path / "zeros.feat"
+    spec.write_text("input a: float32 = -0.0\ninput b: float32 = 0.0\n"
+                    "input c: float32[2] = [-0.0, 0.0]\ninput d: float32[2] = -0.0\n"
+                    "feature a\nfeature b\nfeature c\nfeature d\n")
+    features = skewless.load(str(spec))
+    tf.constant(first)  # what the process met first
+    empty = [tf.train.Example().SerializeToString()]
+    for parse_spec in (features.SERVING_FEATURE_SPEC, features.RAW_FEATURE_SPEC):
+        parsed = tf.io.parse_example(empty, parse_spec)
+        signs = {name: np.signbit(parsed[name].numpy()).tolist() for name in "abcd"}
+        assert signs == {"a": [True], "b": [False], "c": [[True, False]], "d": [[True, True]]}
+
+
 def test_serving_receiver_on_serialized_examples_without_labels(features):
     receive = features.serving_input_receiver_fn()
     records = tf.constant([

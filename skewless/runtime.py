@@ -47,11 +47,11 @@ def parse_spec(columns: Sequence[ColumnSpec]) -> dict:
                 default = list(default)
             elif default is not None and column.shape.kind == "fixed":
                 default = [default] * math.prod(column.shape.dims)  # a scalar fills every element
-            if default is not None and dtype == tf.float32:
-                # an array, not Python floats: TensorFlow's eager cache of Python scalars
-                # keys -0.0 and 0.0 alike, so an eager parse_example could fill either zero
-                # with the other one
-                default = np.asarray(default, np.float32)
+            elif default is not None and dtype == tf.float32:
+                # a numpy scalar, not a Python float: TensorFlow's eager cache of Python
+                # scalars keys -0.0 and 0.0 alike, so an eager parse_example could fill
+                # either zero with the other one (lists are not cached)
+                default = np.float32(default)
             spec[column.name] = tf.io.FixedLenFeature(list(column.shape.dims), dtype, default)
     return spec
 

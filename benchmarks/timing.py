@@ -74,14 +74,19 @@ def fresh_process(argv: list, cwd: Optional[str] = None,
 def alternate(contenders: dict, rounds: int, warmup: int = 1) -> dict:
     """``{name: [Sample per round]}``: every contender (a callable giving a Sample, from
     ``in_process`` or ``fresh_process``) runs ``warmup`` times untimed (tracing, page
-    cache), then once per round, in the dict's order, round after round."""
+    cache), then once per round, round after round. Each round starts one contender later
+    than the round before (A B C, B C A, C A B, …): running first or last in a round can
+    change a time by a few percent by itself, and this way each contender takes every
+    place as often."""
     for _ in range(warmup):
         for contender in contenders.values():
             contender()
     samples = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, contender in contenders.items():
-            samples[name].append(contender())
+    names = list(contenders)
+    for round_number in range(rounds):
+        start = round_number % len(names)
+        for name in names[start:] + names[:start]:
+            samples[name].append(contenders[name]())
     return samples
 
 

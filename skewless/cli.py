@@ -16,7 +16,7 @@ from typing import Optional
 import skewless
 
 from . import cli_convert, cli_drift, cli_explain, cli_graph, cli_request_log, cli_stats, lazy
-from .errors import SkewlessError, source_lines
+from .errors import SkewlessError, source_lines, terminal_text
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
 MAX_MESSAGE_BYTES = 2**31 - 1  # gRPC's largest message
@@ -29,11 +29,12 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except SkewlessError as exc:
-        print(str(exc), file=sys.stderr)
+        print(terminal_text(str(exc)), file=sys.stderr)
         return 1
     except OSError as exc:  # a path given: a folder for a file, no permission, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"skewless {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(terminal_text(f"skewless {args.command}: {where}{exc.strerror or exc}"),
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -444,10 +445,10 @@ def _fmt(args) -> int:
                 print(f"would reformat {path}", file=sys.stderr)
             changed += 1
         except SkewlessError as exc:
-            print(str(exc), file=sys.stderr)
+            print(terminal_text(str(exc)), file=sys.stderr)
             failed += 1
         except OSError as exc:
-            print(f"{path}: {exc.strerror or exc}", file=sys.stderr)
+            print(terminal_text(f"{path}: {exc.strerror or exc}"), file=sys.stderr)
             failed += 1
     done = "reformatted" if rewrite else "would be reformatted"
     print(f"{changed} file{'s' * (changed != 1)} {done}, {unchanged} unchanged"

@@ -24,7 +24,8 @@ class Diagnostic:
     def render(self, source: str) -> str:
         """``path:line:col: error: message``, then the source line and a caret underline."""
         lines = source_lines(source)
-        head = f"{self.path}:{self.pos.line}:{self.pos.column}: error: {self.message}"
+        head = "".join(map(shown, f"{self.path}:{self.pos.line}:{self.pos.column}: error: "
+                                  f"{self.message}"))
         if not 1 <= self.pos.line <= len(lines):
             return head
         text = [shown(char) for char in lines[self.pos.line - 1].expandtabs(1)]
@@ -45,8 +46,9 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
 
 
 def shown(char: str) -> str:
-    """How a character of a spec's source line is printed under a diagnostic, so that what
-    a terminal shows is what the line holds: C0 controls and DEL as their Control Pictures
+    """How a character of a diagnostic is printed (its source line, and its message, which
+    may quote a string, a pattern or a path), so that what a terminal shows is what the
+    text holds: C0 controls and DEL as their Control Pictures
     (U+2400 ␀ … U+241F, U+2421 ␡, as rustc prints them), the C1 controls and the
     bidirectional controls as ``\\u{XXXX}``; any other character as it is."""
     code = ord(char)
@@ -57,6 +59,12 @@ def shown(char: str) -> str:
     if 0x80 <= code < 0xA0 or char in BIDI_CONTROLS:
         return f"\\u{{{code:04x}}}"
     return char
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with every character ``shown`` but its line breaks and tabs: an error
+    message as the CLI prints it (it may quote a path, a column or a value from data)."""
+    return "".join(char if char in "\n\t" else shown(char) for char in text)
 
 
 def display_width(text: str) -> int:

@@ -167,3 +167,29 @@ def test_an_escape_sequence_in_a_spec_reaches_the_terminal_as_a_picture(tmp_path
                         "    feature t = a \u241b[2J+ 2\n"
                         "                  ^\n"
                         "1 error\n")
+
+
+HOSTILE = "\x1b[2J\x1b[31m\u202e\x00\x85\x07"
+
+
+@pytest.mark.parametrize("where", ["a string literal", "a pattern", "a bad escape", "the path",
+                                   "a missing file"])
+def test_no_error_message_passes_control_characters_to_the_terminal(tmp_path, capsys, where):
+    """Messages quote what the user wrote (a string, a pattern, an escape, a path): whatever
+    it holds, stderr holds no control or bidirectional character but line breaks."""
+    name, text = "bad.feat", "input s: string\nfeature f = log1p(s)\n"
+    if where == "a string literal":
+        text = f'input s: string\nfeature f = log1p("{HOSTILE.replace(chr(0), "")}")\n'
+    elif where == "a pattern":
+        text = 'input s: string\nfeature f = regex_match(s, "(\\u001b[31m\\u202e\\u0000")\n'
+    elif where == "a bad escape":
+        text = 'input s: string\nfeature f = concat(s, "\\\x1b")\n'
+    elif where in ("the path", "a missing file"):
+        name = f"p{HOSTILE.replace(chr(0), '')}.feat"
+    spec = tmp_path / name
+    if where != "a missing file":
+        spec.write_text(text, encoding="utf-8")
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out.py")]) == 1
+    err = capsys.readouterr().err
+    assert "error" in err or "No such file" in err
+    assert not [c for c in err if c != "\n" and (c in HIDDEN or unicodedata.category(c) == "Cc")]

@@ -12,7 +12,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
 from .errors import ExportError
-from .files import exported_asset_error
+from .files import asset_error
 from .heads import ClassificationHead, PredictHead, RegressionHead
 from .versions import write_version
 
@@ -39,6 +39,8 @@ def export_saved_model(model, features, export_dir_base: str,
     module = tf.Module()
     module.model = model
     module.tables = list(features.tables)  # tracked, so tables (and their assets) are saved
+
+    check_asset_sources(module)
 
     def write(directory: str) -> None:
         signatures = signatures_of(heads, default, features, model)
@@ -108,13 +110,26 @@ def read_saved_model(directory: str) -> saved_model_pb2.SavedModel:
     return saved_model
 
 
+def check_asset_sources(module: tf.Module) -> None:
+    """Raise ExportError naming the file if an asset ``module`` tracks is not a regular file,
+    or is a generated module's vocabulary file changed since the import
+    (``files.asset_error``): before the save copies it, which would wait forever on a pipe
+    or fail on a folder with TensorFlow's error."""
+    for trackable in tf.train.TrackableView(module).descendants():
+        if isinstance(trackable, tf.saved_model.Asset):
+            error = asset_error(os.fsdecode(trackable.asset_path.numpy()), exported=False)
+            if error:
+                raise ExportError(error)
+
+
 def check_assets(directory: str, saved_model: saved_model_pb2.SavedModel) -> None:
     """Raise ExportError naming the file if an asset the SavedModel names was not written
     to ``directory/assets``, or a generated module's vocabulary file was copied with another
-    content than the module checked at import (``files.exported_asset_error``)."""
+    content than the module checked at import (``files.asset_error``): the copy is what
+    ships, whatever happened to the source since it was checked."""
     for meta_graph in saved_model.meta_graphs:
         for asset in meta_graph.asset_file_def:
-            error = exported_asset_error(os.path.join(directory, "assets", asset.filename))
+            error = asset_error(os.path.join(directory, "assets", asset.filename), exported=True)
             if error:
                 raise ExportError(error)
 

@@ -185,13 +185,13 @@ def sha256_of_file(path: str) -> str:
 
 # The SHA-256 of every asset a module of this process checked at import, and its path, by
 # file name: names are content-addressed, so one name stands for one content. An export
-# checks the copies it writes against it (``exported_asset_error``).
+# checks its sources and the copies it writes against it (``asset_error``).
 _IMPORTED_ASSETS: dict[str, tuple[str, str]] = {}
 
 
 def verified_asset(path: str, sha256: str) -> str:
     """``path``, once its content is checked against the SHA-256 the module was built with;
-    remembered for ``exported_asset_error``. Raises AssetError naming the file if it is
+    remembered for ``asset_error``. Raises AssetError naming the file if it is
     missing or different."""
     try:
         found = sha256_of_file(path)
@@ -207,26 +207,29 @@ def verified_asset(path: str, sha256: str) -> str:
     return path
 
 
-def exported_asset_error(exported: str) -> Optional[str]:
-    """What is wrong with the copy of an asset file in a SavedModel being written, or None.
+def asset_error(path: str, exported: bool) -> Optional[str]:
+    """What is wrong with an asset file of a SavedModel being written, or None: its source
+    before ``tf.saved_model.save`` copies it, or (``exported``) the copy in the staging
+    folder.
 
-    ``tf.saved_model.save`` copies each asset from its source when it saves, and leaves out a
-    source that is gone (``builder_impl.copy_assets_to_destination_dir``). So a vocabulary
-    file deleted after its module's import gives a SavedModel that cannot load, and one
-    changed gives a table with other ids than the module's tables, read at import, gave in
-    training. Both are reported naming the source file; any other missing asset by name."""
-    name = os.path.basename(exported)
+    The save copies each asset from its source, and leaves out a source that is gone
+    (``builder_impl.copy_assets_to_destination_dir``); it waits forever on a pipe. So an
+    asset must be a regular file, and a generated module's vocabulary file must hold what the
+    module checked at import: the tables hold that vocabulary, which the model was trained
+    with. Reported naming the module's file; any other asset by its path or name."""
+    name = os.path.basename(path)
     source, sha256 = _IMPORTED_ASSETS.get(name, (None, None))
-    if source is None:
-        return None if os.path.isfile(exported) else (
-            f"{name}: asset file of the model was not written to the SavedModel: its source "
-            f"file is gone")
-    try:
-        found = sha256_of_file(exported)
-    except OSError:
-        return (f"{source}: asset file of the features is gone since its module was imported, "
-                f"so the SavedModel could not load: keep the module with its _assets folder "
-                f"until the export is written")
+    if not os.path.isfile(path):
+        if source is None:
+            return (f"{name}: asset file of the model was not written to the SavedModel: its "
+                    f"source file is gone" if exported else
+                    f"{path}: asset file of the model is not a regular file")
+        return (f"{source}: asset file of the features is gone or not a regular file since "
+                f"its module was imported, so the SavedModel could not load: keep the module "
+                f"with its _assets folder until the export is written")
+    if sha256 is None:
+        return None
+    found = sha256_of_file(path)
     if found != sha256:
         return (f"{source}: asset file changed since its module was imported (SHA-256 "
                 f"{found[:16]}…, imported with {sha256[:16]}…): the module's tables hold "

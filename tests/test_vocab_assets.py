@@ -2,6 +2,7 @@
 a text file cannot hold as a line (empty, line breaks) survive the round trip."""
 import importlib.util
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -140,7 +141,37 @@ ASSET_CHANGES = {
     "emptied": lambda path: path.write_bytes(b""),
     "one byte changed": lambda path: path.write_bytes(b"x" + path.read_bytes()[1:]),
     "deleted": lambda path: path.unlink(),
+    "replaced by a folder": lambda path: (path.unlink(), path.mkdir()),
+    "replaced by a pipe": lambda path: (path.unlink(), os.mkfifo(path)),
 }
+GONE = ("deleted", "replaced by a folder", "replaced by a pipe")
+
+
+def _restore(path, data: bytes) -> None:
+    if path.is_dir():
+        path.rmdir()
+    elif path.exists() and not path.is_file():
+        path.unlink()
+    path.write_bytes(data)
+
+
+def _export_error(model, features, base):
+    """The ExportError that exporting raises, waiting at most a minute (reading a pipe
+    would wait forever)."""
+    outcome = []
+
+    def export():
+        try:
+            skewless.export_saved_model(model, features, base)
+            outcome.append(None)
+        except ExportError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=export, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert outcome and outcome[0] is not None, "no ExportError within a minute"
+    return outcome[0]
 
 
 @pytest.fixture(scope="module")
@@ -167,14 +198,13 @@ def test_an_asset_changed_after_import_is_refused_at_export(imported_asset_modul
     original = asset.read_bytes()
     ASSET_CHANGES[change](asset)
     try:
-        with pytest.raises(ExportError) as raised:
-            skewless.export_saved_model(model, module, tmp_path / "models")
+        error = _export_error(model, module, tmp_path / "models")
     finally:
-        asset.write_bytes(original)
-    assert str(asset) in str(raised.value)
-    assert ("gone" if change == "deleted" else "changed since its module was imported") \
-        in str(raised.value)
-    assert os.listdir(tmp_path / "models") == []
+        _restore(asset, original)
+    assert str(asset) in str(error)
+    assert ("gone or not a regular file" if change in GONE
+            else "changed since its module was imported") in str(error)
+    assert not os.path.exists(tmp_path / "models") or os.listdir(tmp_path / "models") == []
 
 
 def test_an_unchanged_asset_exports_and_serves_the_modules_ids(imported_asset_module, tmp_path):
@@ -191,15 +221,33 @@ def test_an_unchanged_asset_exports_and_serves_the_modules_ids(imported_asset_mo
     np.testing.assert_array_equal(served["output"].numpy()[:3], [0, len(tokens) - 1, 7])
 
 
-def test_a_model_asset_deleted_before_export_is_refused(tmp_path):
-    """Any asset the SavedModel names (here a model's own vocabulary file, not a module's)
-    must have been written: tf.saved_model.save leaves out a source that is gone."""
+def test_the_copies_an_export_wrote_are_checked_too(imported_asset_module, tmp_path):
+    """Whatever happens between the check of the sources and the copy, the copies in the
+    written version are checked against the SHA-256 of the import before it is published."""
+    from skewless.export import check_assets, read_saved_model
+
+    module, model, asset, _ = imported_asset_module
+    path = skewless.export_saved_model(model, module, tmp_path / "models")
+    check_assets(path, read_saved_model(path))
+    copy = os.path.join(path, "assets", asset.name)
+    for change, message in ((lambda: open(copy, "ab").write(b"x\n"), "changed since"),
+                            (lambda: os.remove(copy), "gone or not a regular file")):
+        change()
+        with pytest.raises(ExportError, match=message):
+            check_assets(path, read_saved_model(path))
+
+
+@pytest.mark.parametrize("change", GONE)
+def test_a_model_asset_that_is_not_a_regular_file_is_refused(tmp_path, change):
+    """Any asset the SavedModel would carry (here a model's own vocabulary file, not a
+    module's) must be a regular file: tf.saved_model.save leaves out a source that is gone
+    and waits forever on a pipe."""
     from skewless_test_helpers import file_vocabulary_model
 
     vocabulary = tmp_path / "words.txt"
     vocabulary.write_text("a\nb\n")
     model, features = file_vocabulary_model(vocabulary)
-    vocabulary.unlink()
-    with pytest.raises(ExportError, match="words.txt: asset file of the model was not written"):
-        skewless.export_saved_model(model, features, tmp_path / "models")
-    assert os.listdir(tmp_path / "models") == []
+    ASSET_CHANGES[change](vocabulary)
+    error = _export_error(model, features, tmp_path / "models")
+    assert f"{vocabulary}: asset file of the model is not a regular file" in str(error)
+    assert not os.path.exists(tmp_path / "models") or os.listdir(tmp_path / "models") == []

@@ -1,6 +1,8 @@
 """Types: conversions, NaN handling and choice."""
 from __future__ import annotations
 
+import math
+
 from ..lazy import tf
 
 from .. import types as t
@@ -63,10 +65,19 @@ def _shortest_text(x):
     (16777216.0 → "1.67772e+07"). Every NaN is "nan": printf writes "-nan" for a NaN with
     the sign bit, which 0/0 sets on x86 only."""
     text = tf.where(tf.math.is_nan(x), "nan", tf.strings.as_string(x, precision=9, shortest=True))
+    # Rounding x to a number of digits finds the shortest text but where x is a power of two:
+    # its gap to the next float away from zero is twice the gap toward zero, and the nearest
+    # text may fall just outside the narrow side while one on the wide side reads back
+    # (2**-96: "1.2621775e-29", not "1.26217745e-29"). The decimal nearest to a point a
+    # quarter of the wide gap away from x finds that one.
+    infinity = tf.where(x < 0, tf.constant(-math.inf), tf.constant(math.inf))
+    away = tf.math.nextafter(x, infinity)  # the next float away from zero
+    wide = tf.cast(x, tf.float64) + (tf.cast(away, tf.float64) - tf.cast(x, tf.float64)) / 4
     for digits in range(8, 0, -1):
-        candidate = tf.strings.as_string(x, precision=digits, shortest=True)
-        exact = tf.equal(tf.strings.to_number(candidate, tf.float32), x)
-        text = tf.where(exact, candidate, text)
+        for value in (wide, x):  # the nearest text wins when both read back
+            candidate = tf.strings.as_string(value, precision=digits, shortest=True)
+            exact = tf.equal(tf.strings.to_number(candidate, tf.float32), x)
+            text = tf.where(exact, candidate, text)
     return _positional_below_1e16(text)
 
 

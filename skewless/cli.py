@@ -16,25 +16,33 @@ from typing import Optional
 import skewless
 
 from . import cli_convert, cli_drift, cli_explain, cli_graph, cli_request_log, cli_stats, lazy
-from .errors import SkewlessError, source_lines, terminal_text
+from .errors import ShownStream, SkewlessError, source_lines
 
 MAX_SEED = 2**32 - 1  # the seeds 'skewless check' draws itself are below 2**32
 MAX_MESSAGE_BYTES = 2**31 - 1  # gRPC's largest message
 
 
 def main(argv=None) -> int:
+    stderr = sys.stderr
+    sys.stderr = ShownStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = stderr
+
+
+def _main(argv) -> int:
     parser = _parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     lazy.QUIET_IMPORT = True
     try:
         return args.run(args)
     except SkewlessError as exc:
-        print(terminal_text(str(exc)), file=sys.stderr)
+        print(str(exc), file=sys.stderr)
         return 1
     except OSError as exc:  # a path given: a folder for a file, no permission, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
-        print(terminal_text(f"skewless {args.command}: {where}{exc.strerror or exc}"),
-              file=sys.stderr)
+        print(f"skewless {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -445,10 +453,10 @@ def _fmt(args) -> int:
                 print(f"would reformat {path}", file=sys.stderr)
             changed += 1
         except SkewlessError as exc:
-            print(terminal_text(str(exc)), file=sys.stderr)
+            print(str(exc), file=sys.stderr)
             failed += 1
         except OSError as exc:
-            print(terminal_text(f"{path}: {exc.strerror or exc}"), file=sys.stderr)
+            print(f"{path}: {exc.strerror or exc}", file=sys.stderr)
             failed += 1
     done = "reformatted" if rewrite else "would be reformatted"
     print(f"{changed} file{'s' * (changed != 1)} {done}, {unchanged} unchanged"

@@ -62,9 +62,26 @@ def shown(char: str) -> str:
 
 
 def terminal_text(text: str) -> str:
-    """``text`` with every character ``shown`` but its line breaks and tabs: an error
-    message as the CLI prints it (it may quote a path, a column or a value from data)."""
-    return "".join(char if char in "\n\t" else shown(char) for char in text)
+    """``text`` with every character ``shown`` but line breaks, tabs and carriage returns
+    (which progress lines rewrite themselves with): a message as the CLI prints it (it may
+    quote a path, a column or a value from data)."""
+    return "".join(char if char in "\n\t\r" else shown(char) for char in text)
+
+
+class ShownStream:
+    """A text stream that writes through ``terminal_text`` to ``stream``: the CLI's stderr
+    while a command runs, so that no message, whoever writes it (argparse included), passes a control or
+    bidirectional character from a path, a spec or data to the terminal."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(terminal_text(text))
+        return len(text)
+
+    def __getattr__(self, name):  # flush, isatty, fileno, encoding, ...
+        return getattr(self.stream, name)
 
 
 def display_width(text: str) -> int:

@@ -229,7 +229,10 @@ def asset_error(path: str, exported: bool) -> Optional[str]:
                 f"with its _assets folder until the export is written")
     if sha256 is None:
         return None
-    found = sha256_of_file(path)
+    try:
+        found = sha256_of_file(path)
+    except OSError as exc:
+        return f"{source}: asset file of the features cannot be read ({exc.strerror or exc})"
     if found != sha256:
         return (f"{source}: asset file changed since its module was imported (SHA-256 "
                 f"{found[:16]}…, imported with {sha256[:16]}…): the module's tables hold "

@@ -173,7 +173,8 @@ HOSTILE = "\x1b[2J\x1b[31m\u202e\x00\x85\x07"
 
 
 @pytest.mark.parametrize("where", ["a string literal", "a pattern", "a bad escape", "the path",
-                                   "a missing file"])
+                                   "a missing file", "an unknown argument", "fmt --check",
+                                   "a stale output"])
 def test_no_error_message_passes_control_characters_to_the_terminal(tmp_path, capsys, where):
     """Messages quote what the user wrote (a string, a pattern, an escape, a path): whatever
     it holds, stderr holds no control or bidirectional character but line breaks."""
@@ -186,10 +187,23 @@ def test_no_error_message_passes_control_characters_to_the_terminal(tmp_path, ca
         text = 'input s: string\nfeature f = concat(s, "\\\x1b")\n'
     elif where in ("the path", "a missing file"):
         name = f"p{HOSTILE.replace(chr(0), '')}.feat"
+    if where in ("fmt --check", "a stale output"):
+        name, text = f"p{HOSTILE.replace(chr(0), '')}.feat", "input   s: string\nfeature f = s\n"
     spec = tmp_path / name
     if where != "a missing file":
         spec.write_text(text, encoding="utf-8")
-    assert main(["compile", str(spec), "-o", str(tmp_path / "out.py")]) == 1
+    output = tmp_path / f"o{HOSTILE.replace(chr(0), '')}.py"
+    if where == "an unknown argument":
+        with pytest.raises(SystemExit):
+            main(["compile", str(spec), f"--bogus{HOSTILE.replace(chr(0), '')}"])
+    elif where == "fmt --check":
+        assert main(["fmt", "--check", str(spec)]) == 1
+    elif where == "a stale output":
+        assert main(["compile", str(spec), "-o", str(output)]) == 0
+        output.write_text(output.read_text() + "# changed\n")
+        assert main(["compile", str(spec), "-o", str(output), "--check"]) == 1
+    else:
+        assert main(["compile", str(spec), "-o", str(output)]) == 1
     err = capsys.readouterr().err
-    assert "error" in err or "No such file" in err
+    assert err
     assert not [c for c in err if c != "\n" and (c in HIDDEN or unicodedata.category(c) == "Cc")]

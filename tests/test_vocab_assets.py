@@ -221,6 +221,22 @@ def test_an_unchanged_asset_exports_and_serves_the_modules_ids(imported_asset_mo
     np.testing.assert_array_equal(served["output"].numpy()[:3], [0, len(tokens) - 1, 7])
 
 
+def test_an_asset_that_cannot_be_read_is_an_export_error(imported_asset_module, tmp_path,
+                                                         monkeypatch):
+    """As a user without permission to read it meets it (simulated: tests may run as root,
+    who reads any file)."""
+    from skewless import files
+
+    module, model, asset, _ = imported_asset_module
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(files, "sha256_of_file", unreadable)
+    error = _export_error(model, module, tmp_path / "models")
+    assert f"{asset}: asset file of the features cannot be read (Permission denied)" in str(error)
+
+
 def test_the_copies_an_export_wrote_are_checked_too(imported_asset_module, tmp_path):
     """Whatever happens between the check of the sources and the copy, the copies in the
     written version are checked against the SHA-256 of the import before it is published."""

@@ -196,7 +196,8 @@ def _safe(test, value) -> bool:
 
 def test_generated_specs_reach_every_literal_and_name_form():
     """Every literal form and every name form appears in the generated specs (those the
-    property above drew, and more drawn here until each is seen)."""
+    property above drew, and more drawn here until each is seen: up to three budgets, as a
+    rare form such as -inf, one of 25 float edges, can be missed in one)."""
     wanted = set(LITERAL_FORMS) | set(NAME_FORMS) | {"escaped string"}
 
     @settings(max_examples=BUDGET.form_specs, database=None)
@@ -205,8 +206,9 @@ def test_generated_specs_reach_every_literal_and_name_form():
         if not wanted <= SEEN_FORMS:
             SEEN_FORMS.update(forms(text))
 
-    if not wanted <= SEEN_FORMS:
-        draw()
+    for _ in range(3):
+        if not wanted <= SEEN_FORMS:
+            draw()
     assert sorted(wanted - SEEN_FORMS) == []
 
 

@@ -24,8 +24,8 @@ class Diagnostic:
     def render(self, source: str) -> str:
         """``path:line:col: error: message``, then the source line and a caret underline."""
         lines = source_lines(source)
-        head = "".join(map(shown, f"{self.path}:{self.pos.line}:{self.pos.column}: error: "
-                                  f"{self.message}"))
+        head = terminal_text(f"{self.path}:{self.pos.line}:{self.pos.column}: error: "
+                             f"{self.message}")
         if not 1 <= self.pos.line <= len(lines):
             return head
         text = [shown(char) for char in lines[self.pos.line - 1].expandtabs(1)]
@@ -70,8 +70,8 @@ def terminal_text(text: str) -> str:
 
 class ShownStream:
     """A text stream that writes through ``terminal_text`` to ``stream``: the CLI's stderr
-    while a command runs, so that no message, whoever writes it (argparse included), passes a control or
-    bidirectional character from a path, a spec or data to the terminal."""
+    while a command runs, so that no message, whoever writes it (argparse included), passes
+    a control or bidirectional character from a path, a spec or data to the terminal."""
 
     def __init__(self, stream):
         self.stream = stream
